@@ -1,0 +1,331 @@
+"""Turn configured sources into streams of Arrow record batches: projected, windowed and labelled.
+
+Nothing here loads a dataset whole. A :class:`TableSource` re-opens its files on every pass (the reference
+profile needs more than one), reads only the columns the evaluation uses, and cuts rows to the time window
+batch by batch. Delayed labels are the one thing held in memory, as two columns (id and label) in a hash
+index, because a join needs one side at hand and labels are narrow. Schema problems (a configured column
+that is absent, a timestamp that is not a time) are found before the first batch is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from modelmonitor.evaluator.config import ColumnMapping, EvaluationConfig, LabelSource
+from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
+from modelmonitor.evaluator.storage import ResolvedFiles, list_files
+
+__all__ = [
+    "BATCH_ROWS",
+    "FeatureColumns",
+    "LabelIndex",
+    "TableSource",
+    "TimeWindow",
+    "load_label_index",
+    "open_source",
+    "resolve_features",
+    "role_columns",
+]
+
+BATCH_ROWS = 131_072
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Rows with ``start <= timestamp < end``; either end may be open."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @staticmethod
+    def ending(end: datetime, length: timedelta | None) -> TimeWindow:
+        return TimeWindow(start=None if length is None else end - length, end=end)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "start": None if self.start is None else _iso(self.start),
+            "end": None if self.end is None else _iso(self.end),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _file_format(name: str) -> ds.FileFormat | str:
+    if name == "csv":
+        return ds.CsvFileFormat()
+    if name == "jsonl":
+        return ds.JsonFileFormat()
+    return "parquet"
+
+
+def _read_failure(uri: str, error: Exception) -> Exception:
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, pa.ArrowInvalid | pa.ArrowTypeError | pa.ArrowNotImplementedError):
+        first_line = text.splitlines()[0] if text else type(error).__name__
+        return DataError(f"cannot parse data under {uri}: {first_line[:300]}", reason="UnreadableData")
+    if "access_denied" in lowered or "access denied" in lowered or "403" in lowered:
+        return StorageError(f"access denied while reading {uri}", reason="AccessDenied")
+    if "no_such_bucket" in lowered or "nosuchbucket" in lowered:
+        return StorageError(f"bucket of {uri} does not exist", reason="NoSuchBucket")
+    if "no_such_key" in lowered or "nosuchkey" in lowered or "not found" in lowered:
+        return StorageError(f"an object under {uri} disappeared while reading", reason="NoSuchKey")
+    return StorageError(
+        f"cannot read {uri}: {text.splitlines()[0][:300] if text else type(error).__name__}",
+        reason="ReadFailed",
+    )
+
+
+class TableSource:
+    """A re-iterable stream of record batches over one configured dataset."""
+
+    def __init__(self, files: ResolvedFiles, format_name: str, field_path: str) -> None:
+        self.files = files
+        self.field_path = field_path
+        self.uri = files.location.uri
+        try:
+            self._dataset = ds.dataset(
+                list(files.paths), filesystem=files.filesystem, format=_file_format(format_name)
+            )
+            self.schema: pa.Schema = self._dataset.schema
+        except (OSError, pa.ArrowException) as error:
+            raise _read_failure(self.uri, error) from None
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.schema.names)
+
+    def require_columns(self, columns: dict[str, str]) -> None:
+        """``columns`` maps config field -> column; an absent one is a configuration error naming both."""
+        for field_path, column in columns.items():
+            if column not in self.schema.names:
+                raise ConfigError(
+                    f"{field_path}: column {column!r} is not in {self.uri} (columns: "
+                    f"{', '.join(self.schema.names[:30])}{', ...' if len(self.schema.names) > 30 else ''})",
+                    reason="ColumnMissing",
+                )
+
+    def batches(
+        self,
+        columns: list[str],
+        *,
+        timestamp_column: str | None = None,
+        window: TimeWindow | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the named columns (absent ones are filled with nulls), cut to ``window``."""
+        present = [column for column in columns if column in self.schema.names]
+        absent = [column for column in columns if column not in self.schema.names]
+        read_columns = list(present)
+        filtering = window is not None and timestamp_column is not None and (window.start or window.end)
+        if filtering and timestamp_column not in read_columns:
+            read_columns.append(timestamp_column or "")
+        try:
+            scanner = self._dataset.scanner(columns=read_columns, batch_size=BATCH_ROWS, use_threads=True)
+            for batch in scanner.to_batches():
+                if batch.num_rows == 0:
+                    continue
+                if filtering and window is not None and timestamp_column is not None:
+                    mask = window_mask(batch.column(timestamp_column), window, timestamp_column, self.uri)
+                    batch = batch.filter(mask)
+                    if batch.num_rows == 0:
+                        continue
+                    if timestamp_column not in present:
+                        batch = batch.drop_columns([timestamp_column])
+                for column in absent:
+                    batch = batch.append_column(column, pa.nulls(batch.num_rows))
+                yield batch
+        except (OSError, pa.ArrowException) as error:
+            raise _read_failure(self.uri, error) from None
+
+    def factory(
+        self,
+        columns: list[str],
+        *,
+        timestamp_column: str | None = None,
+        window: TimeWindow | None = None,
+    ) -> Callable[[], Iterator[pa.RecordBatch]]:
+        return lambda: self.batches(columns, timestamp_column=timestamp_column, window=window)
+
+
+def open_source(uri: str, format_name: str, field_path: str) -> TableSource:
+    return TableSource(list_files(uri, field_path), format_name, field_path)
+
+
+def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str) -> pa.Array:
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        if kind.tz is None:
+            return pc.assume_timezone(column, "UTC")
+        return column
+    if pa.types.is_date(kind):
+        return pc.assume_timezone(pc.cast(column, pa.timestamp("s")), "UTC")
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        try:
+            return pc.cast(column, pa.timestamp("us", tz="UTC"))
+        except pa.ArrowInvalid:
+            raise DataError(
+                f"timestamp column {name!r} in {uri} holds text that is not an ISO 8601 time",
+                reason="WrongType",
+            ) from None
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        seconds = pc.cast(column, pa.float64())
+        microseconds = pc.cast(pc.multiply(seconds, 1_000_000), pa.int64())
+        return pc.cast(microseconds, pa.timestamp("us", tz="UTC"))
+    raise DataError(
+        f"timestamp column {name!r} in {uri} has type {kind}, "
+        "not a timestamp, date, ISO text or epoch seconds",
+        reason="WrongType",
+    )
+
+
+def window_mask(
+    column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: str, uri: str
+) -> pa.BooleanArray:
+    """True for rows inside the window; null timestamps are outside."""
+    stamps = _as_utc_timestamps(column, name, uri)
+    unit = stamps.type.unit
+    mask: pa.BooleanArray | None = None
+    if window.start is not None:
+        mask = pc.greater_equal(
+            stamps, pa.scalar(window.start.astimezone(UTC), type=pa.timestamp(unit, "UTC"))
+        )
+    if window.end is not None:
+        before_end = pc.less(stamps, pa.scalar(window.end.astimezone(UTC), type=pa.timestamp(unit, "UTC")))
+        mask = before_end if mask is None else pc.and_(mask, before_end)
+    if mask is None:
+        return pa.array(np.ones(len(column), dtype=bool))
+    return pc.fill_null(mask, False)
+
+
+@dataclass(frozen=True)
+class FeatureColumns:
+    """The features the drift tests look at, split by kind."""
+
+    numerical: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.numerical + self.categorical
+
+
+def role_columns(columns: ColumnMapping) -> dict[str, str]:
+    """Config field -> column for every role column (target, prediction, scores)."""
+    roles: dict[str, str] = {}
+    if columns.target:
+        roles["spec.data.columns.target"] = columns.target
+    if columns.prediction:
+        roles["spec.data.columns.prediction"] = columns.prediction
+    if columns.score:
+        roles["spec.data.columns.score"] = columns.score
+    for label, column in columns.probabilities.items():
+        roles[f"spec.data.columns.probabilities.{label}"] = column
+    return roles
+
+
+def _is_numeric(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+
+def resolve_features(config: EvaluationConfig, reference_schema: pa.Schema) -> FeatureColumns:
+    """Every reference column not a role, id, timestamp or excluded; typed by declaration or schema."""
+    columns = config.columns
+    not_features = set(role_columns(columns).values()) | set(columns.exclude)
+    for name in (config.current.timestamp_column, config.reference.timestamp_column):
+        if name:
+            not_features.add(name)
+    if config.labels is not None:
+        not_features.add(config.labels.join_on)
+    declared_categorical = set(columns.categorical)
+    declared_numerical = set(columns.numerical)
+    numerical: list[str] = []
+    categorical: list[str] = []
+    for field in reference_schema:
+        if field.name in not_features:
+            continue
+        if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
+            continue
+        if field.name in declared_categorical:
+            categorical.append(field.name)
+        elif field.name in declared_numerical:
+            if not _is_numeric(field.type):
+                raise DataError(
+                    f"spec.data.columns.numerical: column {field.name!r} has type {field.type}, not a number",
+                    reason="WrongType",
+                )
+            numerical.append(field.name)
+        elif _is_numeric(field.type):
+            numerical.append(field.name)
+        else:
+            categorical.append(field.name)
+    return FeatureColumns(numerical=tuple(numerical), categorical=tuple(categorical))
+
+
+class LabelIndex:
+    """Delayed labels by id, held as a hash index so each current batch joins in one lookup."""
+
+    def __init__(self, source: LabelSource, ids: pa.Array, labels: pa.Array, rows_read: int) -> None:
+        self.source = source
+        self.rows_read = rows_read
+        id_values = ids.to_pandas()
+        keep = ~pd.Index(id_values).duplicated(keep="last")
+        self._index = pd.Index(id_values[keep])
+        self._labels = labels.filter(pa.array(keep))
+        self._id_type = ids.type
+
+    @property
+    def size(self) -> int:
+        return len(self._index)
+
+    def attach(self, batch: pa.RecordBatch, target_column: str) -> pa.RecordBatch:
+        """Put the arrived label of each row (null where none arrived) into ``target_column``."""
+        ids = batch.column(self.source.join_on)
+        if ids.type != self._id_type:
+            try:
+                ids = pc.cast(ids, self._id_type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise DataError(
+                    f"spec.data.labels.joinOn: column {self.source.join_on!r} has type {ids.type} "
+                    "in the current "
+                    f"data but {self._id_type} in the labels",
+                    reason="WrongType",
+                ) from None
+        positions = self._index.get_indexer(ids.to_pandas())
+        found = positions >= 0
+        taken = self._labels.take(pa.array(np.where(found, positions, 0)))
+        values = pc.if_else(pa.array(found), taken, pa.nulls(len(found), type=taken.type))
+        names = batch.schema.names
+        if target_column in names:
+            return batch.set_column(names.index(target_column), target_column, values)
+        return batch.append_column(target_column, values)
+
+
+def load_label_index(source: LabelSource) -> LabelIndex:
+    table_source = open_source(source.uri, source.format, "spec.data.labels")
+    table_source.require_columns(
+        {"spec.data.labels.joinOn": source.join_on, "spec.data.labels.column": source.column}
+    )
+    id_chunks: list[pa.Array] = []
+    label_chunks: list[pa.Array] = []
+    rows = 0
+    for batch in table_source.batches([source.join_on, source.column]):
+        valid = pc.is_valid(batch.column(source.join_on))
+        batch = batch.filter(valid)
+        id_chunks.append(batch.column(source.join_on))
+        label_chunks.append(batch.column(source.column))
+        rows += batch.num_rows
+    id_type = table_source.schema.field(source.join_on).type
+    label_type = table_source.schema.field(source.column).type
+    ids = pa.concat_arrays(id_chunks) if id_chunks else pa.array([], type=id_type)
+    labels = pa.concat_arrays(label_chunks) if label_chunks else pa.array([], type=label_type)
+    return LabelIndex(source, ids, labels, rows)

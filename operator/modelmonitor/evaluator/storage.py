@@ -1,0 +1,272 @@
+"""Where data lives: local paths and any S3-compatible store, behind one small surface.
+
+boto3 does what needs the S3 API itself (listing a prefix, telling a missing bucket from a missing key or a
+refused request, writing results) because its errors carry codes we can name to the user; pyarrow's S3
+filesystem does the reading, because it streams Parquet row groups and CSV / JSON blocks without a full
+download. Both take endpoint, region and credentials from the standard AWS environment variables, so MinIO,
+Ceph or AWS itself work alike. Every failure leaves here as a :class:`StorageError` or :class:`DataError`
+naming the bucket and key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from modelmonitor.evaluator.errors import DataError, StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "Location",
+    "ResolvedFiles",
+    "join_uri",
+    "list_files",
+    "parse_location",
+    "s3_client",
+    "s3_filesystem",
+    "write_bytes",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed URI: ``bucket`` is ``None`` for a local path, ``key`` is the path inside."""
+
+    uri: str
+    bucket: str | None
+    key: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.bucket is not None
+
+
+@dataclass(frozen=True)
+class ResolvedFiles:
+    """The files behind a URI, ready for ``pyarrow.dataset`` on ``filesystem``."""
+
+    location: Location
+    filesystem: pafs.FileSystem
+    paths: tuple[str, ...]
+    total_bytes: int
+
+
+def parse_location(uri: str) -> Location:
+    if uri.startswith("s3://"):
+        parsed = urlparse(uri)
+        return Location(uri=uri, bucket=parsed.netloc, key=parsed.path.lstrip("/"))
+    return Location(uri=uri, bucket=None, key=uri)
+
+
+def join_uri(base: str, *parts: str) -> str:
+    joined = base.rstrip("/")
+    for part in parts:
+        joined = f"{joined}/{part.strip('/')}"
+    return joined
+
+
+def _endpoint_url() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def s3_client() -> S3Client:
+    """A boto3 S3 client configured from the environment (endpoint, region, credentials)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=_endpoint_url(),
+        region_name=_region(),
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+    )
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    """A pyarrow S3 filesystem with the same endpoint, region and credentials as :func:`s3_client`."""
+    options: dict[str, Any] = {"region": _region()}
+    endpoint = _endpoint_url()
+    if endpoint:
+        parsed = urlparse(endpoint)
+        if parsed.scheme in ("http", "https"):
+            options["scheme"] = parsed.scheme
+            options["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
+        else:
+            options["endpoint_override"] = endpoint
+    access_key = os.environ.get("AWS_ACCESS_KEY_ID")
+    secret_key = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if access_key and secret_key:
+        options["access_key"] = access_key
+        options["secret_key"] = secret_key
+        token = os.environ.get("AWS_SESSION_TOKEN")
+        if token:
+            options["session_token"] = token
+    return pafs.S3FileSystem(**options)
+
+
+def _storage_call(location: Location, action: str, call: Callable[[], T]) -> T:
+    """Run one boto3 call and turn its failure into a StorageError naming the bucket and key."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    try:
+        return call()
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", "ClientError"))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise _client_error(location, action, code, status) from None
+    except NoCredentialsError:
+        raise StorageError(
+            f"cannot {action} {location.uri}: no S3 credentials "
+            "(set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+            reason="NoCredentials",
+        ) from None
+    except EndpointConnectionError:
+        raise StorageError(
+            f"cannot {action} {location.uri}: the S3 endpoint {_endpoint_url() or 'AWS'} is unreachable",
+            reason="EndpointUnreachable",
+        ) from None
+    except BotoCoreError as error:
+        raise StorageError(
+            f"cannot {action} {location.uri}: {type(error).__name__}", reason="StorageUnavailable"
+        ) from None
+
+
+def _client_error(location: Location, action: str, code: str, status: object) -> StorageError:
+    if code == "NoSuchBucket":
+        return StorageError(
+            f"bucket {location.bucket!r} does not exist ({location.uri})", reason="NoSuchBucket"
+        )
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return StorageError(
+            f"object s3://{location.bucket}/{location.key} does not exist", reason="NoSuchKey"
+        )
+    if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
+        return StorageError(
+            f"access denied to {location.uri} (cannot {action}); "
+            "check the credentials' permissions on bucket "
+            f"{location.bucket!r}",
+            reason="AccessDenied",
+        )
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
+        return StorageError(
+            f"the S3 store rejected the credentials ({code}) while trying to {action} {location.uri}",
+            reason="InvalidCredentials",
+        )
+    return StorageError(f"cannot {action} {location.uri}: S3 error {code} (HTTP {status})", reason=code)
+
+
+def _is_data_file(name: str) -> bool:
+    base = name.rstrip("/").rsplit("/", 1)[-1]
+    return bool(base) and not base.startswith((".", "_")) and not name.endswith("/")
+
+
+def _list_s3(location: Location, field_path: str) -> ResolvedFiles:
+    client = s3_client()
+    bucket = location.bucket or ""
+    key = location.key
+    files: list[tuple[str, int]] = []
+
+    def list_prefix(prefix: str) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                object_key = item.get("Key", "")
+                if item.get("Size", 0) > 0 and _is_data_file(object_key):
+                    found.append((object_key, int(item.get("Size", 0))))
+        return found
+
+    if key and not key.endswith("/"):
+        # One object, or a prefix written without its trailing slash.
+        candidates = _storage_call(location, "list", lambda: list_prefix(key))
+        exact = [item for item in candidates if item[0] == key]
+        if exact:
+            files = exact
+        else:
+            files = [item for item in candidates if item[0].startswith(key + "/")]
+            if not files:
+                raise StorageError(
+                    f"{field_path}.uri: object s3://{bucket}/{key} does not exist (and no objects under "
+                    f"s3://{bucket}/{key}/)",
+                    reason="NoSuchKey",
+                )
+    else:
+        files = _storage_call(location, "list", lambda: list_prefix(key))
+        if not files:
+            raise DataError(f"{field_path}.uri: no data files under {location.uri}", reason="NoFiles")
+    files.sort()
+    return ResolvedFiles(
+        location=location,
+        filesystem=s3_filesystem(),
+        paths=tuple(f"{bucket}/{object_key}" for object_key, _ in files),
+        total_bytes=sum(size for _, size in files),
+    )
+
+
+def _list_local(location: Location, field_path: str) -> ResolvedFiles:
+    path = Path(location.key)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(
+            candidate
+            for candidate in path.rglob("*")
+            if candidate.is_file()
+            and _is_data_file(str(candidate.relative_to(path)))
+            and candidate.stat().st_size > 0
+        )
+        if not files:
+            raise DataError(f"{field_path}.uri: no data files under {location.uri}", reason="NoFiles")
+    else:
+        raise StorageError(f"{field_path}.uri: path {location.uri!r} does not exist", reason="NoSuchFile")
+    return ResolvedFiles(
+        location=location,
+        filesystem=pafs.LocalFileSystem(),
+        paths=tuple(str(file.resolve()) for file in files),
+        total_bytes=sum(file.stat().st_size for file in files),
+    )
+
+
+def list_files(uri: str, field_path: str) -> ResolvedFiles:
+    """The data files behind ``uri`` (one object or every object under a prefix), never empty."""
+    location = parse_location(uri)
+    if location.is_s3:
+        return _list_s3(location, field_path)
+    return _list_local(location, field_path)
+
+
+def write_bytes(uri: str, payload: bytes, content_type: str) -> None:
+    """Write one output object (result JSON, HTML report) to a local path or an S3 key."""
+    location = parse_location(uri)
+    if location.is_s3:
+        client = s3_client()
+        _storage_call(
+            location,
+            "write",
+            lambda: client.put_object(
+                Bucket=location.bucket or "", Key=location.key, Body=payload, ContentType=content_type
+            ),
+        )
+        return
+    path = Path(location.key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".partial")
+        temporary.write_bytes(payload)
+        temporary.replace(path)
+    except OSError as error:
+        raise StorageError(f"cannot write {uri}: {error.strerror}", reason="WriteFailed") from None
