@@ -39,24 +39,15 @@ TASKS = ("binary-classification", "multiclass-classification", "regression")
 FORMATS = ("parquet", "csv", "jsonl")
 SEVERITIES = ("warning", "critical")
 METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
-    "binary-classification": (
-        "accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "roc_auc",
-        "pr_auc",
-        "log_loss",
-        "brier",
-    ),
+    "binary-classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier"),
     "multiclass-classification": (
         "accuracy",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "precision_weighted",
-        "recall_weighted",
-        "f1_weighted",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "weighted_precision",
+        "weighted_recall",
+        "weighted_f1",
         "log_loss",
     ),
     "regression": ("mae", "rmse", "mape", "r2"),
@@ -135,7 +126,11 @@ class DriftConfig:
     p_value: float = 0.05
     psi_warning: float = 0.1
     psi_critical: float = 0.25
-    dataset_drift_share: float = 0.3
+    dataset_drift_share: float = 0.5
+    min_sample_size: int = 30
+    wasserstein: float = 0.1
+    jensen_shannon: float = 0.1
+    features: tuple[str, ...] = ()
     severity: str = "warning"
     correction: str = "none"
     raw: dict[str, Any] = field(default_factory=dict)
@@ -224,9 +219,7 @@ def _number(value: object, field_path: str, *, low: float | None = None, high: f
 def _type_name(value: object) -> str:
     if value is None:
         return "null"
-    return {dict: "object", list: "list", str: "string", bool: "boolean"}.get(
-        type(value), type(value).__name__
-    )
+    return {dict: "object", list: "list", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
 
 
 def _check_uri(uri: str, field_path: str) -> str:
@@ -253,9 +246,7 @@ def _format(value: object, uri: str, field_path: str) -> str:
 
 def _data_source(raw: object, field_path: str, *, windowed: bool) -> DataSource:
     section = _mapping(raw, field_path, required=True)
-    uri = _check_uri(
-        _string(section.get("uri"), f"{field_path}.uri", required=True) or "", f"{field_path}.uri"
-    )
+    uri = _check_uri(_string(section.get("uri"), f"{field_path}.uri", required=True) or "", f"{field_path}.uri")
     timestamp_column = _string(section.get("timestampColumn"), f"{field_path}.timestampColumn")
     window = None
     if windowed and section.get("window") is not None:
@@ -275,9 +266,7 @@ def _label_source(raw: object, field_path: str, target: str | None) -> LabelSour
     if raw is None:
         return None
     section = _mapping(raw, field_path)
-    uri = _check_uri(
-        _string(section.get("uri"), f"{field_path}.uri", required=True) or "", f"{field_path}.uri"
-    )
+    uri = _check_uri(_string(section.get("uri"), f"{field_path}.uri", required=True) or "", f"{field_path}.uri")
     join_on = _string(section.get("joinOn"), f"{field_path}.joinOn", required=True) or ""
     column = _string(section.get("column"), f"{field_path}.column") or target
     if column is None:
@@ -306,9 +295,7 @@ def _columns(raw: object, field_path: str) -> ColumnMapping:
     if probabilities_raw is not None:
         table = _mapping(probabilities_raw, f"{field_path}.probabilities")
         for label, column in table.items():
-            probabilities[str(label)] = (
-                _string(column, f"{field_path}.probabilities.{label}", required=True) or ""
-            )
+            probabilities[str(label)] = _string(column, f"{field_path}.probabilities.{label}", required=True) or ""
     score = None
     if isinstance(score_raw, Mapping):
         for label, column in score_raw.items():
@@ -339,8 +326,7 @@ def _metric_rules(raw: object, field_path: str, task: str) -> tuple[MetricRule, 
         name = _string(section.get("name"), f"{item_path}.name", required=True) or ""
         if name not in known:
             raise ConfigError(
-                f"{item_path}.name: unknown metric {name!r} for task {task}; "
-                f"must be one of {', '.join(known)}"
+                f"{item_path}.name: unknown metric {name!r} for task {task}; must be one of {', '.join(known)}"
             )
         minimum = None if section.get("min") is None else _number(section["min"], f"{item_path}.min")
         maximum = None if section.get("max") is None else _number(section["max"], f"{item_path}.max")
@@ -381,9 +367,7 @@ def _drift(raw: object, field_path: str) -> DriftConfig:
     correction = (_string(section.get("correction"), f"{field_path}.correction") or "none").lower()
     correction = correction.replace("-", "_")
     if correction not in CORRECTIONS:
-        raise ConfigError(
-            f"{field_path}.correction: must be one of {', '.join(CORRECTIONS)}, got {correction!r}"
-        )
+        raise ConfigError(f"{field_path}.correction: must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
     return DriftConfig(
         tests=tests,
         p_value=(
@@ -400,8 +384,30 @@ def _drift(raw: object, field_path: str) -> DriftConfig:
         ),
         severity=severity,
         correction=correction,
+        min_sample_size=(
+            defaults.min_sample_size
+            if section.get("minSampleSize") is None
+            else int(_number(section["minSampleSize"], f"{field_path}.minSampleSize", low=1))
+        ),
+        wasserstein=_effect_threshold(section.get("wasserstein"), f"{field_path}.wasserstein", defaults.wasserstein),
+        jensen_shannon=_effect_threshold(
+            section.get("jensenShannon"), f"{field_path}.jensenShannon", defaults.jensen_shannon
+        ),
+        features=_strings(section.get("features"), f"{field_path}.features"),
         raw=dict(section),
     )
+
+
+def _effect_threshold(raw: object, field_path: str, default: float) -> float:
+    """The level at which an effect size counts as drift: ``{warning, critical}`` -> its warning level."""
+    if raw is None:
+        return default
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return _number(raw, field_path, low=0.0)
+    section = _mapping(raw, field_path)
+    if section.get("warning") is None:
+        return default
+    return _number(section["warning"], f"{field_path}.warning", low=0.0)
 
 
 def parse_config(document: object) -> EvaluationConfig:
@@ -417,16 +423,10 @@ def parse_config(document: object) -> EvaluationConfig:
     columns = _columns(data.get("columns"), "spec.data.columns")
     output = _mapping(root.get("output"), "output")
     spec_output = _mapping(spec.get("output"), "spec.output")
-    output_uri = _string(output.get("uri"), "output.uri") or _string(
-        spec_output.get("uri"), "spec.output.uri"
-    )
+    output_uri = _string(output.get("uri"), "output.uri") or _string(spec_output.get("uri"), "spec.output.uri")
     if output_uri is not None:
         _check_uri(output_uri, "output.uri")
-    name = (
-        _string(monitor.get("name"), "monitor.name")
-        or _string(model.get("name"), "spec.model.name")
-        or "model"
-    )
+    name = _string(monitor.get("name"), "monitor.name") or _string(model.get("name"), "spec.model.name") or "model"
     return EvaluationConfig(
         namespace=_string(monitor.get("namespace"), "monitor.namespace") or "default",
         name=name,
@@ -456,11 +456,7 @@ def load_config_file(path: str) -> dict[str, Any]:
     try:
         document = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ConfigError(
-            f"config file {path!r} is not valid JSON/YAML: {error}", reason="ConfigFileInvalid"
-        ) from None
+        raise ConfigError(f"config file {path!r} is not valid JSON/YAML: {error}", reason="ConfigFileInvalid") from None
     if not isinstance(document, dict):
-        raise ConfigError(
-            f"config file {path!r}: must hold an object at the top level", reason="ConfigFileInvalid"
-        )
+        raise ConfigError(f"config file {path!r}: must hold an object at the top level", reason="ConfigFileInvalid")
     return document

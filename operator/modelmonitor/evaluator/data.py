@@ -94,9 +94,7 @@ class TableSource:
         self.field_path = field_path
         self.uri = files.location.uri
         try:
-            self._dataset = ds.dataset(
-                list(files.paths), filesystem=files.filesystem, format=_file_format(format_name)
-            )
+            self._dataset = ds.dataset(list(files.paths), filesystem=files.filesystem, format=_file_format(format_name))
             self.schema: pa.Schema = self._dataset.schema
         except (OSError, pa.ArrowException) as error:
             raise _read_failure(self.uri, error) from None
@@ -182,23 +180,18 @@ def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str) 
         microseconds = pc.cast(pc.multiply(seconds, 1_000_000), pa.int64())
         return pc.cast(microseconds, pa.timestamp("us", tz="UTC"))
     raise DataError(
-        f"timestamp column {name!r} in {uri} has type {kind}, "
-        "not a timestamp, date, ISO text or epoch seconds",
+        f"timestamp column {name!r} in {uri} has type {kind}, not a timestamp, date, ISO text or epoch seconds",
         reason="WrongType",
     )
 
 
-def window_mask(
-    column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: str, uri: str
-) -> pa.BooleanArray:
+def window_mask(column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: str, uri: str) -> pa.BooleanArray:
     """True for rows inside the window; null timestamps are outside."""
     stamps = _as_utc_timestamps(column, name, uri)
     unit = stamps.type.unit
     mask: pa.BooleanArray | None = None
     if window.start is not None:
-        mask = pc.greater_equal(
-            stamps, pa.scalar(window.start.astimezone(UTC), type=pa.timestamp(unit, "UTC"))
-        )
+        mask = pc.greater_equal(stamps, pa.scalar(window.start.astimezone(UTC), type=pa.timestamp(unit, "UTC")))
     if window.end is not None:
         before_end = pc.less(stamps, pa.scalar(window.end.astimezone(UTC), type=pa.timestamp(unit, "UTC")))
         mask = before_end if mask is None else pc.and_(mask, before_end)
@@ -312,9 +305,7 @@ class LabelIndex:
 
 def load_label_index(source: LabelSource) -> LabelIndex:
     table_source = open_source(source.uri, source.format, "spec.data.labels")
-    table_source.require_columns(
-        {"spec.data.labels.joinOn": source.join_on, "spec.data.labels.column": source.column}
-    )
+    table_source.require_columns({"spec.data.labels.joinOn": source.join_on, "spec.data.labels.column": source.column})
     id_chunks: list[pa.Array] = []
     label_chunks: list[pa.Array] = []
     rows = 0

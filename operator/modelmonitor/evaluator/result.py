@@ -176,9 +176,6 @@ def encode_summary(summary: Mapping[str, Any], limit: int = SUMMARY_LIMIT_BYTES)
         encoded = _encode(current)
     if len(encoded) > limit:
         encoded = _encode(
-            {
-                key: current.get(key)
-                for key in ("schemaVersion", "runId", "outcome", "verdict", "modelVersion")
-            }
+            {key: current.get(key) for key in ("schemaVersion", "runId", "outcome", "verdict", "modelVersion")}
         )
     return encoded

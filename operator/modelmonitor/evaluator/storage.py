@@ -130,8 +130,7 @@ def _storage_call(location: Location, action: str, call: Callable[[], T]) -> T:
         raise _client_error(location, action, code, status) from None
     except NoCredentialsError:
         raise StorageError(
-            f"cannot {action} {location.uri}: no S3 credentials "
-            "(set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+            f"cannot {action} {location.uri}: no S3 credentials (set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
             reason="NoCredentials",
         ) from None
     except EndpointConnectionError:
@@ -147,13 +146,9 @@ def _storage_call(location: Location, action: str, call: Callable[[], T]) -> T:
 
 def _client_error(location: Location, action: str, code: str, status: object) -> StorageError:
     if code == "NoSuchBucket":
-        return StorageError(
-            f"bucket {location.bucket!r} does not exist ({location.uri})", reason="NoSuchBucket"
-        )
+        return StorageError(f"bucket {location.bucket!r} does not exist ({location.uri})", reason="NoSuchBucket")
     if code in ("NoSuchKey", "404", "NotFound"):
-        return StorageError(
-            f"object s3://{location.bucket}/{location.key} does not exist", reason="NoSuchKey"
-        )
+        return StorageError(f"object s3://{location.bucket}/{location.key} does not exist", reason="NoSuchKey")
     if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
         return StorageError(
             f"access denied to {location.uri} (cannot {action}); "
@@ -225,9 +220,7 @@ def _list_local(location: Location, field_path: str) -> ResolvedFiles:
         files = sorted(
             candidate
             for candidate in path.rglob("*")
-            if candidate.is_file()
-            and _is_data_file(str(candidate.relative_to(path)))
-            and candidate.stat().st_size > 0
+            if candidate.is_file() and _is_data_file(str(candidate.relative_to(path))) and candidate.stat().st_size > 0
         )
         if not files:
             raise DataError(f"{field_path}.uri: no data files under {location.uri}", reason="NoFiles")

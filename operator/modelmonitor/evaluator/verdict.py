@@ -66,8 +66,7 @@ def _metric_violations(rules: Sequence[MetricRule], metrics: Mapping[str, float 
                     threshold=rule.minimum,
                     op="min",
                     severity=rule.severity,
-                    reason=f"{rule.name} {format_value(value)} is below the minimum "
-                    f"{format_value(rule.minimum)}",
+                    reason=f"{rule.name} {format_value(value)} is below the minimum {format_value(rule.minimum)}",
                 )
             )
         elif rule.maximum is not None and value > rule.maximum:
@@ -78,8 +77,7 @@ def _metric_violations(rules: Sequence[MetricRule], metrics: Mapping[str, float 
                     threshold=rule.maximum,
                     op="max",
                     severity=rule.severity,
-                    reason=f"{rule.name} {format_value(value)} is above the maximum "
-                    f"{format_value(rule.maximum)}",
+                    reason=f"{rule.name} {format_value(value)} is above the maximum {format_value(rule.maximum)}",
                 )
             )
     return violations
@@ -143,12 +141,7 @@ def decide_verdict(
     if not metrics_pending:
         violations.extend(_metric_violations(metric_rules, metrics))
     violations.extend(_feature_violations(drift, features))
-    if (
-        drift_share is not None
-        and feature_count > 0
-        and drifted_count > 0
-        and drift_share >= drift.dataset_drift_share
-    ):
+    if drift_share is not None and feature_count > 0 and drifted_count > 0 and drift_share >= drift.dataset_drift_share:
         violations.append(
             Violation(
                 rule="drift:dataset",
