@@ -1,0 +1,341 @@
+"""One evaluation from config to written outputs: the orchestration, with the I/O at its two ends.
+
+The order matters for the user: everything that can be checked from schemas (configured columns, their
+types, the timestamp column) is checked before any data is streamed, so a typo fails in a second with a
+message naming the column, not after an hour of reading. Then the reference is profiled, the current data
+streamed once per window through the statistics engine, the verdict decided and the three outputs (result
+JSON, HTML report, summary) produced. The pure parts live in ``verdict``, ``result`` and ``report``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modelmonitor.evaluator import engine
+from modelmonitor.evaluator.config import EvaluationConfig
+from modelmonitor.evaluator.data import LabelIndex, TableSource, TimeWindow, load_label_index, open_source
+from modelmonitor.evaluator.errors import ConfigError, DataError
+from modelmonitor.evaluator.report import render_report
+from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
+from modelmonitor.evaluator.storage import join_uri, parse_location, write_bytes
+from modelmonitor.evaluator.verdict import decide_verdict
+
+__all__ = ["EvaluationRun", "RunOptions", "output_location", "run_evaluation"]
+
+logger = logging.getLogger("modelmonitor.evaluator")
+
+MAX_TRACKED_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str
+    as_of: datetime
+    output_uri: str | None = None
+    output_is_final: bool = False
+    write_outputs: bool = True
+
+
+@dataclass
+class EvaluationRun:
+    """What :func:`run_evaluation` produced: the full result document and the compact summary."""
+
+    result: dict[str, Any]
+    summary: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def output_location(config: EvaluationConfig, options: RunOptions) -> str | None:
+    """Where run outputs go: ``<output.uri>/<runId>/``, else next to the reference data (contracts §1)."""
+    if options.output_uri is not None:
+        return options.output_uri if options.output_is_final else join_uri(options.output_uri, options.run_id)
+    if config.output_uri is not None:
+        return join_uri(config.output_uri, options.run_id)
+    reference = parse_location(config.reference.uri)
+    if reference.is_s3:
+        return f"s3://{reference.bucket}/modelmonitor/{config.namespace}/{config.name}/{options.run_id}"
+    return None
+
+
+class _LabelledStream:
+    """Counts rows, labelled rows and classes while batches flow to the engine (one pass, no copies)."""
+
+    def __init__(self, target: str | None, track_classes: bool) -> None:
+        self.target = target
+        self.track_classes = track_classes
+        self.rows = 0
+        self.labelled = 0
+        self.classes: set[str] = set()
+
+    def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            self.rows += batch.num_rows
+            if self.target is not None and self.target in batch.schema.names:
+                column = batch.column(self.target)
+                self.labelled += batch.num_rows - column.null_count
+                if self.track_classes and len(self.classes) < MAX_TRACKED_CLASSES and column.null_count < len(column):
+                    self.classes.update(str(value) for value in pc.unique(column.drop_null()).to_pylist())
+            yield batch
+
+
+def _check_schemas(config: EvaluationConfig, reference: TableSource, current: TableSource) -> None:
+    columns = config.columns
+    required: dict[str, str] = {}
+    if columns.prediction:
+        required["spec.data.columns.prediction"] = columns.prediction
+    if columns.score:
+        required["spec.data.columns.score"] = columns.score
+    for label, column in columns.probabilities.items():
+        required[f"spec.data.columns.probabilities.{label}"] = column
+    if columns.target and config.labels is None:
+        required["spec.data.columns.target"] = columns.target
+    if config.current.timestamp_column and (config.current.window or (config.labels and config.labels.delay)):
+        required["spec.data.current.timestampColumn"] = config.current.timestamp_column
+    if config.labels is not None:
+        required["spec.data.labels.joinOn"] = config.labels.join_on
+    current.require_columns(required)
+    for index, name in enumerate(config.drift.features):
+        reference.require_columns({f"spec.drift.features[{index}]": name})
+    numeric_roles: dict[str, str | None] = {"spec.data.columns.score": columns.score}
+    numeric_roles.update({f"spec.data.columns.probabilities.{k}": v for k, v in columns.probabilities.items()})
+    if config.task == "regression":
+        numeric_roles["spec.data.columns.prediction"] = columns.prediction
+        if config.labels is None:
+            numeric_roles["spec.data.columns.target"] = columns.target
+    for field_path, column in numeric_roles.items():
+        if column is None or column not in current.schema.names:
+            continue
+        kind = current.schema.field(column).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+            raise DataError(
+                f"{field_path}: column {column!r} in {current.uri} has type {kind}, but a number is needed",
+                reason="WrongType",
+            )
+
+
+def _needed_columns(config: EvaluationConfig, source: TableSource, *, with_target: bool) -> list[str]:
+    """Every column the engine reads: features plus roles; excluded and unused columns are never read."""
+    excluded = set(config.columns.exclude)
+    if config.labels is not None:
+        excluded.add(config.labels.join_on)
+    if config.current.timestamp_column:
+        excluded.add(config.current.timestamp_column)
+    columns = [name for name in source.column_names if name not in excluded]
+    if config.drift.features:
+        roles = {config.columns.target, config.columns.prediction, config.columns.score}
+        roles |= set(config.columns.probabilities.values())
+        columns = [name for name in columns if name in config.drift.features or name in roles]
+    if not with_target and config.columns.target in columns:
+        columns.remove(config.columns.target)
+    if with_target and config.columns.target and config.columns.target not in columns:
+        columns.append(config.columns.target)
+    return columns
+
+
+def _attach_labels(
+    batches: Iterator[pa.RecordBatch], labels: LabelIndex | None, target: str | None, join_on: str | None
+) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if labels is not None and target is not None:
+            batch = labels.attach(batch, target)
+            if join_on is not None:
+                batch = batch.drop_columns([join_on])
+        yield batch
+
+
+def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationRun:
+    """Evaluate once and, unless ``options.write_outputs`` is false, write result.json and report.html."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    started_at = datetime.now(UTC)
+
+    reference = open_source(config.reference.uri, config.reference.format, "spec.data.reference")
+    current = open_source(config.current.uri, config.current.format, "spec.data.current")
+    _check_schemas(config, reference, current)
+    labels = load_label_index(config.labels) if config.labels is not None else None
+    timings["open"] = time.perf_counter() - clock
+
+    roles = engine.roles_for(config, reference.schema)
+    reference_columns = _needed_columns(config, reference, with_target=config.columns.target in reference.column_names)
+    reference_factory = reference.factory(reference_columns)
+    profile = engine.build_profile(reference_factory, roles, config)
+    reference_rows = engine.profile_rows(profile)
+    if reference_rows == 0:
+        raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")
+    timings["profile"] = time.perf_counter() - clock - sum(timings.values())
+
+    drift_window = TimeWindow.ending(options.as_of, config.current.window) if config.current.window else None
+    delay = config.labels.delay if config.labels is not None else None
+    timestamp = config.current.timestamp_column
+    if delay is not None and timestamp is None:
+        raise ConfigError(
+            "spec.data.current.timestampColumn: is required when spec.data.labels.delay is set",
+            reason="TimestampColumnMissing",
+        )
+    performance_window = (
+        TimeWindow.ending(options.as_of - delay, config.current.window) if delay is not None else drift_window
+    )
+    target = config.columns.target if config.labels is None else config.labels.column
+    target_column = config.columns.target or target
+    join_on = config.labels.join_on if config.labels is not None else None
+    classification = config.task != "regression"
+    current_columns = _needed_columns(config, current, with_target=False)
+    if join_on is not None:
+        current_columns.append(join_on)
+    elif target_column and target_column in current.column_names:
+        current_columns.append(target_column)
+
+    def current_batches(window: TimeWindow | None, with_labels: bool) -> Callable[[], Iterator[pa.RecordBatch]]:
+        def batches() -> Iterator[pa.RecordBatch]:
+            stream = current.batches(current_columns, timestamp_column=timestamp, window=window)
+            if with_labels:
+                return _attach_labels(stream, labels, target_column, join_on)
+            return _drop(stream, join_on)
+
+        return batches
+
+    performance_stream = _LabelledStream(target_column, track_classes=classification)
+    accumulator = engine.new_accumulator(profile, roles, config)
+    engine.consume(accumulator, performance_stream.watch(current_batches(performance_window, True)()))
+    drift_rows = performance_stream.rows
+    drift_accumulator = accumulator
+    if delay is not None:
+        drift_stream = _LabelledStream(None, track_classes=False)
+        drift_accumulator = engine.new_accumulator(profile, roles, config)
+        engine.consume(drift_accumulator, drift_stream.watch(current_batches(drift_window, False)()))
+        drift_rows = drift_stream.rows
+    timings["current"] = time.perf_counter() - clock - sum(timings.values())
+    window_note = "" if drift_window is None else f" in the window {drift_window.to_dict()}"
+    if drift_rows == 0:
+        raise DataError(f"spec.data.current.uri: no rows in {config.current.uri}{window_note}", reason="EmptyData")
+
+    stats = engine.finalize(drift_accumulator, config)
+    performance_stats = stats if delay is None else engine.finalize(accumulator, config)
+    timings["finalize"] = time.perf_counter() - clock - sum(timings.values())
+
+    rows = performance_stream.rows
+    labelled = performance_stream.labelled
+    coverage = labelled / rows if rows else 0.0
+    needs_labels = bool(config.metrics)
+    labels_declared_late = config.labels is not None and (config.labels.min_coverage > 0 or delay is not None)
+    if needs_labels and target_column and labelled == 0 and not labels_declared_late:
+        where = config.labels.uri if config.labels is not None else config.current.uri
+        raise DataError(
+            f"spec.data.columns.target: no labels for any of the {rows} current rows (column {target_column!r} "
+            f"from {where}); metrics cannot be computed",
+            reason="AllLabelsMissing",
+        )
+    pending = labelled == 0 or (config.labels is not None and coverage < config.labels.min_coverage)
+    if needs_labels and classification and not pending and len(performance_stream.classes) == 1:
+        only = next(iter(performance_stream.classes))
+        raise DataError(
+            f"spec.data.columns.target: only one class ({only!r}) is present in the {labelled} labelled rows; "
+            "classification metrics need at least two",
+            reason="SingleClass",
+        )
+
+    view = engine.view(stats, performance_stats, config)
+    metrics = {} if pending else view.metrics
+    verdict = decide_verdict(
+        metric_rules=config.metrics,
+        metrics=metrics,
+        metrics_pending=pending,
+        drift=config.drift,
+        features=view.features,
+        drift_share=view.drift_share,
+        drifted_count=view.drifted_count,
+        feature_count=len(view.features),
+    )
+    location = output_location(config, options) if options.write_outputs else None
+    result: dict[str, Any] = {
+        "schemaVersion": RESULT_SCHEMA_VERSION,
+        "kind": "ModelMonitorEvaluation",
+        "runId": options.run_id,
+        "outcome": "evaluated",
+        "error": None,
+        "monitor": {"namespace": config.namespace, "name": config.name},
+        "model": {"name": config.model_name, "version": config.model_version, "task": config.task},
+        "modelVersion": config.model_version,
+        "asOf": iso(options.as_of),
+        "startedAt": iso(started_at),
+        "finishedAt": None,
+        "data": {
+            "reference": {"uri": config.reference.uri, "files": len(reference.files.paths),
+                          "bytes": reference.files.total_bytes},
+            "current": {"uri": config.current.uri, "files": len(current.files.paths),
+                        "bytes": current.files.total_bytes,
+                        "window": None if drift_window is None else drift_window.to_dict()},
+            "labels": None if config.labels is None else {
+                "uri": config.labels.uri, "rows": labels.rows_read if labels else 0,
+                "window": None if performance_window is None else performance_window.to_dict(),
+            },
+        },
+        "rows": {"reference": reference_rows, "current": drift_rows, "labelled": labelled},
+        "labels": {
+            "coverage": round(coverage, 6),
+            "pending": pending,
+            "minCoverage": config.labels.min_coverage if config.labels is not None else 0.0,
+            "performanceRows": rows,
+        },
+        "verdict": verdict.verdict,
+        "violations": [violation.to_dict() for violation in verdict.violations],
+        "rules": {
+            "metrics": [
+                {"name": rule.name, "min": rule.minimum, "max": rule.maximum, "severity": rule.severity}
+                for rule in config.metrics
+            ],
+            "drift": {
+                "tests": list(config.drift.tests), "pValue": config.drift.p_value,
+                "psi": {"warning": config.drift.psi_warning, "critical": config.drift.psi_critical},
+                "datasetDriftShare": config.drift.dataset_drift_share, "correction": config.drift.correction,
+            },
+        },
+        "metrics": metrics,
+        "metricsPending": pending,
+        "estimated": view.estimated,
+        "confusionMatrix": None if pending else view.confusion_matrix,
+        "drift": {
+            "share": view.drift_share,
+            "drifted": view.drifted_count,
+            "featureCount": len(view.features),
+            "datasetDrift": view.dataset_drift,
+            "note": view.drift_note,
+            "features": view.features,
+        },
+        "dataQuality": view.data_quality,
+        "statistics": view.raw,
+        "reportUri": None if location is None else join_uri(location, "report.html"),
+        "resultUri": None if location is None else join_uri(location, "result.json"),
+    }
+    result["finishedAt"] = iso(datetime.now(UTC))
+    result = json_safe(result)
+    report = render_report(result)
+    timings["report"] = time.perf_counter() - clock - sum(timings.values())
+    if location is not None:
+        write_bytes(join_uri(location, "report.html"), report.encode("utf-8"), "text/html; charset=utf-8")
+        write_bytes(
+            join_uri(location, "result.json"),
+            json.dumps(result, indent=1, allow_nan=False).encode("utf-8"),
+            "application/json",
+        )
+    timings["write"] = time.perf_counter() - clock - sum(timings.values())
+    logger.info("evaluated %s rows against %s reference rows: %s", drift_rows, reference_rows, verdict.verdict)
+    return EvaluationRun(result=result, summary=build_summary(result), timings=timings)
+
+
+def _drop(batches: Iterator[pa.RecordBatch], column: str | None) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        yield batch.drop_columns([column]) if column is not None and column in batch.schema.names else batch
