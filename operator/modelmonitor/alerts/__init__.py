@@ -7,7 +7,13 @@ error. Secret keys and the generic webhook payload are documented in ``alerts/RE
 """
 
 from modelmonitor.alerts.base import Channel, ChannelSettings, DeliveryResult, Redactor, RetryPolicy
-from modelmonitor.alerts.errors import AlertError, ChannelConfigError, HostNotAllowedError, SilenceFormatError
+from modelmonitor.alerts.errors import (
+    AlertError,
+    AlertPolicyError,
+    ChannelConfigError,
+    HostNotAllowedError,
+    SilenceFormatError,
+)
 from modelmonitor.alerts.factory import CHANNEL_TYPES, build_channel
 from modelmonitor.alerts.notification import (
     DriftedFeature,
@@ -26,6 +32,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "AlertError",
+    "AlertPolicyError",
     "Channel",
     "ChannelConfigError",
     "ChannelSettings",

@@ -7,12 +7,13 @@ field or Secret key concerned and never contain a secret value.
     AlertError                     base of everything raised here
     ├── ChannelConfigError         a channel spec or its Secret data is unusable
     │   └── HostNotAllowedError    a webhook URL points outside the operator's host allow-list
-    └── SilenceFormatError         the silence annotation cannot be parsed
+    └── AlertPolicyError           spec.alerts.policy is unusable (raised by reconcile.alert_policy)
+        └── SilenceFormatError     a silence (spec or annotation) cannot be parsed
 """
 
 from __future__ import annotations
 
-__all__ = ["AlertError", "ChannelConfigError", "HostNotAllowedError", "SilenceFormatError"]
+__all__ = ["AlertError", "AlertPolicyError", "ChannelConfigError", "HostNotAllowedError", "SilenceFormatError"]
 
 
 class AlertError(Exception):
@@ -32,5 +33,9 @@ class HostNotAllowedError(ChannelConfigError):
     """A webhook URL's host is not in the operator's allow-list (the message names the host, not the URL)."""
 
 
-class SilenceFormatError(AlertError):
+class AlertPolicyError(AlertError):
+    """``spec.alerts.policy`` (or a channel's policy override) cannot be used as written."""
+
+
+class SilenceFormatError(AlertPolicyError):
     """The ``modelmonitor.io/silence`` annotation or a ``policy.silences`` entry is malformed."""
