@@ -1,0 +1,299 @@
+"""The typed model of a ModelMonitor spec: what the operator and the evaluator read after parsing.
+
+Every dataclass here mirrors one object of the CRD schema (``schema.py``) field for field: the JSON name of a
+field is its camelCase spelling unless ``metadata={"json": ...}`` says otherwise. A unit test walks both and
+fails when they differ, and ``parse_spec`` (``parsing.py``) takes defaults and ranges from the schema, so the
+schema stays the single source of truth. Enumerations are ``Literal`` types whose values the schema reuses.
+
+Durations are ``timedelta`` (written "30m", "6h" in the spec); times are aware ``datetime``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+__all__ = [
+    "AlertChannel",
+    "AlertPolicy",
+    "AlertSeverity",
+    "AlertsSpec",
+    "ChannelPolicy",
+    "ChannelType",
+    "ColumnsSpec",
+    "CurrentDataSpec",
+    "DataFormat",
+    "DataSpec",
+    "DriftCorrection",
+    "DriftSpec",
+    "DriftTest",
+    "DriftThresholds",
+    "EmailTls",
+    "EvaluationSpec",
+    "LabelsSpec",
+    "MOfN",
+    "MaxRollbacks",
+    "MetricName",
+    "MetricThreshold",
+    "ModelSpec",
+    "ModelTask",
+    "MonitorSpec",
+    "OutputSpec",
+    "ReferenceDataSpec",
+    "ResourceRequirements",
+    "RollbackMode",
+    "RollbackOn",
+    "RollbackSpec",
+    "RollbackTarget",
+    "Silence",
+    "SmsProvider",
+    "StoreSpec",
+    "VersionSource",
+    "WebhookFormat",
+]
+
+ModelTask = Literal["binary-classification", "multiclass-classification", "regression"]
+DataFormat = Literal["parquet", "csv", "jsonl"]
+AlertSeverity = Literal["warning", "critical"]
+MetricName = Literal[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "weighted_precision",
+    "weighted_recall",
+    "weighted_f1",
+    "mae",
+    "rmse",
+    "mape",
+    "r2",
+]
+DriftTest = Literal["ks", "chi2", "psi", "ttest", "wasserstein", "jensen_shannon", "classifier", "isolation_forest"]
+DriftCorrection = Literal["none", "bonferroni", "benjamini_hochberg"]
+ChannelType = Literal["email", "sms", "webhook"]
+EmailTls = Literal["starttls", "tls", "none"]
+SmsProvider = Literal["sns", "twilio"]
+WebhookFormat = Literal["generic", "slack", "teams", "pagerduty"]
+RollbackMode = Literal["Automatic", "Manual", "NotifyOnly"]
+RollbackOn = Literal["critical", "warning"]
+VersionSource = Literal["image", "env", "annotation", "field"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: ModelTask
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    endpoint: str = ""
+    region: str | None = None
+    credentials_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceDataSpec:
+    uri: str
+    format: DataFormat = "parquet"
+
+
+@dataclass(frozen=True)
+class CurrentDataSpec:
+    uri: str
+    format: DataFormat = "parquet"
+    window: timedelta = timedelta(hours=24)
+    timestamp_column: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelsSpec:
+    uri: str
+    join_on: str
+    format: DataFormat = "parquet"
+    delay: timedelta | None = None
+    min_coverage: float = 0.0
+
+
+@dataclass(frozen=True)
+class ColumnsSpec:
+    target: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    categorical: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    reference: ReferenceDataSpec
+    current: CurrentDataSpec
+    store: StoreSpec = field(default_factory=StoreSpec)
+    labels: LabelsSpec | None = None
+    columns: ColumnsSpec = field(default_factory=ColumnsSpec)
+
+
+@dataclass(frozen=True)
+class MetricThreshold:
+    name: MetricName
+    min: float | None = None
+    max: float | None = None
+    severity: AlertSeverity = "warning"
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    warning: float
+    critical: float
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    tests: list[DriftTest] = field(default_factory=lambda: ["ks", "chi2", "psi"])
+    p_value: float = 0.05
+    psi: DriftThresholds = field(default_factory=lambda: DriftThresholds(warning=0.1, critical=0.25))
+    wasserstein: DriftThresholds | None = None
+    jensen_shannon: DriftThresholds | None = None
+    min_sample_size: int = 30
+    correction: DriftCorrection = "none"
+    dataset_drift_share: float = 0.5
+    features: list[str] = field(default_factory=list)
+    severity: AlertSeverity = "warning"
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """Per-channel overrides of ``spec.alerts.policy``; ``None`` means "as the monitor's policy"."""
+
+    repeat_interval: timedelta | None = None
+    send_resolved: bool | None = None
+
+
+@dataclass(frozen=True)
+class AlertChannel:
+    name: str
+    type: ChannelType
+    min_severity: AlertSeverity = "warning"
+    to: list[str] = field(default_factory=list)
+    smtp_secret: str | None = None
+    from_address: str | None = field(default=None, metadata={"json": "from"})
+    tls: EmailTls | None = None
+    provider: SmsProvider | None = None
+    secret: str | None = None
+    url_secret: str | None = None
+    format: WebhookFormat | None = None
+    signing_secret: str | None = None
+    headers_secret: str | None = None
+    timeout: timedelta | None = None
+    policy: ChannelPolicy | None = None
+
+
+@dataclass(frozen=True)
+class MOfN:
+    m: int
+    n: int
+
+
+@dataclass(frozen=True)
+class Silence:
+    rule: str
+    until: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    consecutive_violations: int | None = None
+    m_of_n: MOfN | None = None
+    repeat_interval: timedelta = timedelta(hours=6)
+    send_resolved: bool = True
+    silences: list[Silence] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AlertsSpec:
+    channels: list[AlertChannel] = field(default_factory=list)
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+
+
+@dataclass(frozen=True)
+class MaxRollbacks:
+    count: int = 3
+    window: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    name: str
+    api_version: str = "apps/v1"
+    kind: str = "Deployment"
+    container: str | None = None
+    version_from: VersionSource = "image"
+    env: str | None = None
+    annotation: str | None = None
+    field_path: str | None = None
+    json_patch_template: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RollbackSpec:
+    enabled: bool = False
+    mode: RollbackMode = "Automatic"
+    on: RollbackOn = "critical"
+    rules: list[str] = field(default_factory=list)
+    consecutive_violations: int = 1
+    cooldown: timedelta = timedelta(hours=1)
+    max_rollbacks: MaxRollbacks = field(default_factory=MaxRollbacks)
+    dry_run: bool = False
+    target: RollbackTarget | None = None
+
+
+@dataclass(frozen=True)
+class ResourceRequirements:
+    requests: dict[str, str | int] = field(default_factory=dict)
+    limits: dict[str, str | int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    image: str | None = None
+    resources: ResourceRequirements = field(
+        default_factory=lambda: ResourceRequirements(
+            requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "2Gi"}
+        )
+    )
+    timeout: timedelta = timedelta(minutes=30)
+    backoff_limit: int = 2
+    shards: int = 1
+    parallelism: int | None = None
+    service_account_name: str = "modelmonitor-evaluator"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    uri: str
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    model: ModelSpec
+    data: DataSpec
+    schedule: str = "0 * * * *"
+    time_zone: str | None = None
+    suspend: bool = False
+    metrics: list[MetricThreshold] = field(default_factory=list)
+    drift: DriftSpec | None = None
+    alerts: AlertsSpec = field(default_factory=AlertsSpec)
+    rollback: RollbackSpec = field(default_factory=RollbackSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    output: OutputSpec | None = None

@@ -1,0 +1,230 @@
+"""Reading a spec dict into the typed model, checked against the CRD schema.
+
+The API server already applied the schema's defaults and rules to every monitor the operator sees; this reader
+exists so that code never handles raw dicts, and so that a config file that never passed the API server (a
+local ``modelmonitor evaluate --config``) gets the same structural checks: types, enums, ranges, lengths,
+patterns, required and unknown fields. CEL rules (cross-field checks) are left to the API server.
+
+The reader is generic: it walks a dataclass of ``model.py`` and its schema node side by side, so a field added
+to one and not the other fails loudly (and the unit tests check both trees are the same).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import types
+import typing
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from modelmonitor.api.durations import format_duration, parse_duration
+from modelmonitor.api.errors import SpecError
+from modelmonitor.api.model import MonitorSpec
+from modelmonitor.api.schema import Schema, spec_schema
+
+__all__ = ["dump_spec", "json_name", "parse_spec", "parse_value"]
+
+T = TypeVar("T")
+
+
+def json_name(spec_field: dataclasses.Field[Any]) -> str:
+    """The field's name in the spec: ``metadata["json"]`` or the camelCase of the Python name."""
+    explicit = spec_field.metadata.get("json")
+    if explicit:
+        return str(explicit)
+    head, *rest = spec_field.name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@functools.cache
+def _spec_schema() -> Schema:
+    return spec_schema()
+
+
+_TYPE_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    if cls not in _TYPE_HINTS:
+        _TYPE_HINTS[cls] = typing.get_type_hints(cls)
+    return _TYPE_HINTS[cls]
+
+
+def parse_spec(data: Mapping[str, Any]) -> MonitorSpec:
+    """The typed spec of a ModelMonitor (``data`` is its ``spec``); ``SpecError`` names the first bad field."""
+    spec: MonitorSpec = parse_value(MonitorSpec, data, _spec_schema(), "spec")
+    return spec
+
+
+def parse_value(hint: Any, value: Any, schema: Schema, path: str) -> Any:
+    """Converts ``value`` to the type ``hint``, checking it against ``schema``; ``path`` names it in errors."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        if value is None:
+            if len(options) < len(typing.get_args(hint)):
+                return None
+            raise SpecError(path, "must be set")
+        if len(options) == 1:
+            return parse_value(options[0], value, schema, path)
+        for option in options:  # unions of scalars, e.g. a quantity `str | int`
+            if _is_scalar_of(option, value):
+                return parse_value(option, value, schema, path)
+        raise SpecError(path, f"must be a {' or '.join(_type_word(option) for option in options)}")
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise SpecError(path, f"must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        return value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _parse_object(hint, value, schema, path)
+    if origin is list:
+        return _parse_list(typing.get_args(hint)[0], value, schema, path)
+    if origin is dict:
+        return _parse_map(typing.get_args(hint)[1], value, schema, path)
+    if hint is timedelta:
+        _check_string(value, schema, path)
+        return parse_duration(value, path)
+    if hint is datetime:
+        return _parse_time(value, schema, path)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise SpecError(path, f"must be true or false, not {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(path, f"must be an integer, not {value!r}")
+        _check_range(value, schema, path)
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(path, f"must be a number, not {value!r}")
+        _check_range(value, schema, path)
+        return float(value)
+    if hint is str:
+        _check_string(value, schema, path)
+        return value
+    raise TypeError(f"{path}: the spec reader does not know the type {hint!r}")
+
+
+def _is_scalar_of(hint: Any, value: Any) -> bool:
+    if hint is int or hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(hint, type) and isinstance(value, hint)
+
+
+def _type_word(hint: Any) -> str:
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(hint, str(hint))
+
+
+def _parse_object(cls: type[T], value: Any, schema: Schema, path: str) -> T:
+    if not isinstance(value, Mapping):
+        raise SpecError(path, f"must be an object, not {value!r}")
+    properties: Mapping[str, Schema] = schema.get("properties", {})
+    fields = {json_name(spec_field): spec_field for spec_field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in value:
+        if key not in fields:
+            raise SpecError(f"{path}.{key}", f"is not a field of {path} (known: {', '.join(sorted(fields))})")
+    hints = _type_hints(cls)
+    arguments: dict[str, Any] = {}
+    for name, spec_field in fields.items():
+        field_path = f"{path}.{name}"
+        if name in value and value[name] is not None:
+            arguments[spec_field.name] = parse_value(hints[spec_field.name], value[name], properties[name], field_path)
+        elif spec_field.default is dataclasses.MISSING and spec_field.default_factory is dataclasses.MISSING:
+            raise SpecError(field_path, "must be set")
+    return cls(**arguments)
+
+
+def _parse_list(item_hint: Any, value: Any, schema: Schema, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise SpecError(path, f"must be a list, not {value!r}")
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        raise SpecError(path, f"must have at most {schema['maxItems']} items")
+    if "minItems" in schema and len(value) < schema["minItems"]:
+        raise SpecError(path, f"must have at least {schema['minItems']} items")
+    items = [parse_value(item_hint, item, schema["items"], f"{path}[{index}]") for index, item in enumerate(value)]
+    list_type = schema.get("x-kubernetes-list-type")
+    keys = schema.get("x-kubernetes-list-map-keys", [])
+    identities = [tuple(raw.get(key) for key in keys) if list_type == "map" else repr(raw) for raw in value]
+    if list_type in ("set", "map"):
+        for index, identity in enumerate(identities):
+            if identity in identities[:index]:
+                raise SpecError(f"{path}[{index}]", f"must be unique in {path}, duplicate {identity!r}")
+    return items
+
+
+def _parse_map(value_hint: Any, value: Any, schema: Schema, path: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError(path, f"must be an object, not {value!r}")
+    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+        raise SpecError(path, f"must have at most {schema['maxProperties']} entries")
+    values_schema: Schema = schema.get("additionalProperties", {})
+    return {str(key): parse_value(value_hint, item, values_schema, f"{path}.{key}") for key, item in value.items()}
+
+
+def _check_string(value: Any, schema: Schema, path: str) -> None:
+    if not isinstance(value, str):
+        raise SpecError(path, f"must be a string, not {value!r}")
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        raise SpecError(path, f"must be at most {schema['maxLength']} characters")
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        raise SpecError(path, f"must be at least {schema['minLength']} characters")
+    if "pattern" in schema and re.search(schema["pattern"], value) is None:
+        raise SpecError(path, f"must match {schema['pattern']}, not {value!r}")
+
+
+def _check_range(value: float, schema: Schema, path: str) -> None:
+    minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    if minimum is not None:
+        if schema.get("exclusiveMinimum") and value <= minimum:
+            raise SpecError(path, f"must be greater than {minimum}")
+        if value < minimum:
+            raise SpecError(path, f"must be at least {minimum}")
+    if maximum is not None:
+        if schema.get("exclusiveMaximum") and value >= maximum:
+            raise SpecError(path, f"must be less than {maximum}")
+        if value > maximum:
+            raise SpecError(path, f"must be at most {maximum}")
+
+
+def _parse_time(value: Any, schema: Schema, path: str) -> datetime:
+    if isinstance(value, datetime):  # YAML loaders turn unquoted timestamps into datetimes
+        parsed = value
+    else:
+        _check_string(value, schema, path)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise SpecError(path, f"must be an RFC 3339 time such as 2026-01-31T12:00:00Z, not {value!r}") from None
+    if parsed.tzinfo is None:
+        raise SpecError(path, "must be an RFC 3339 time with a time zone (e.g. ending in Z)")
+    return parsed
+
+
+def dump_spec(spec: MonitorSpec) -> dict[str, Any]:
+    """The spec dict of a typed spec (fields left at ``None`` are omitted), the inverse of ``parse_spec``."""
+    dumped = dump_value(spec)
+    assert isinstance(dumped, dict)
+    return dumped
+
+
+def dump_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            json_name(spec_field): dump_value(getattr(value, spec_field.name))
+            for spec_field in dataclasses.fields(value)
+            if getattr(value, spec_field.name) is not None
+        }
+    if isinstance(value, list):
+        return [dump_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: dump_value(item) for key, item in value.items()}
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value

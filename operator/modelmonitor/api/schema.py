@@ -1,0 +1,960 @@
+"""The OpenAPI v3 schema of ModelMonitor, with its CEL rules: the single source of the CRD.
+
+Written once here in Python; ``hack/generate_crd.py`` renders it into ``crds/modelmonitors.yaml`` and the
+chart's copy, a unit test checks those files equal the rendering, and another checks that every property here
+is a field of the typed model (``model.py``) with the same default. ``parse_spec`` validates against it too.
+
+Rules that the structural schema cannot say are CEL (``x-kubernetes-validations``). The API server charges
+every rule against a cost budget computed from the largest possible input, so every string has a
+``maxLength`` and every list a ``maxItems``. Messages say "must" and name the field, and ``fieldPath`` points
+at it, so ``kubectl apply`` tells a user exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, get_args
+
+from modelmonitor.api import model
+from modelmonitor.api.durations import DURATION_PATTERN, ZERO_DURATION_PATTERN
+
+__all__ = [
+    "CRON_PATTERN",
+    "LABEL_METRICS",
+    "MAX_MONITOR_NAME_LENGTH",
+    "REGRESSION_METRICS",
+    "SCORE_METRICS",
+    "Schema",
+    "monitor_schema",
+    "spec_schema",
+    "status_schema",
+]
+
+Schema = dict[str, Any]
+
+#: The CronJob is named ``<monitor>-eval`` (at most 52 characters, the CronJob limit), and run-now Jobs
+#: ``<monitor>-now-<unix seconds>`` (at most 63, the limit of the ``job-name`` label their pods get).
+MAX_MONITOR_NAME_LENGTH = 47
+
+#: Five cron fields (minute hour day-of-month month day-of-week) or one of the macros Kubernetes accepts.
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    r"|([0-9A-Za-z*?/,#-]+ +){4}[0-9A-Za-z*?/,#-]+)$"
+)
+REGRESSION_METRICS: tuple[str, ...] = ("mae", "rmse", "mape", "r2")
+#: Metrics computed from the score (probability) column rather than the predicted label.
+SCORE_METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier")
+#: Every metric compares predictions with ground truth, so all of them need labels.
+LABEL_METRICS: tuple[str, ...] = get_args(model.MetricName)
+
+_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+_QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)"
+    r"|(\.[0-9]+))))?$"
+)
+_E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+_SHORT = 253  # Kubernetes object names and most short strings
+_COLUMN = 256
+_URI = 1024
+
+
+# --- a tiny builder DSL: one call per schema node, keyword names as in OpenAPI ------------------------------
+
+
+def rule(expression: str, message: str, field_path: str | None = None, reason: str | None = None) -> Schema:
+    """One CEL rule; ``field_path`` (relative to the node, e.g. ``.min``) points the error at the field."""
+    built: Schema = {"rule": expression, "message": message}
+    if field_path is not None:
+        built["fieldPath"] = field_path
+    if reason is not None:
+        built["reason"] = reason
+    return built
+
+
+def _node(kind: str | None, description: str, **extra: Any) -> Schema:
+    node: Schema = {"type": kind} if kind is not None else {}
+    node["description"] = description
+    rules = extra.pop("rules", ())
+    for key, value in extra.items():
+        if value is not None:
+            node[_OPENAPI_NAMES.get(key, key)] = value
+    if rules:
+        node["x-kubernetes-validations"] = list(rules)
+    return node
+
+
+_OPENAPI_NAMES = {
+    "max_length": "maxLength",
+    "min_length": "minLength",
+    "max_items": "maxItems",
+    "min_items": "minItems",
+    "max_properties": "maxProperties",
+    "exclusive_minimum": "exclusiveMinimum",
+    "exclusive_maximum": "exclusiveMaximum",
+    "list_type": "x-kubernetes-list-type",
+    "list_map_keys": "x-kubernetes-list-map-keys",
+    "preserve_unknown_fields": "x-kubernetes-preserve-unknown-fields",
+    "additional_properties": "additionalProperties",
+    "string_format": "format",
+}
+
+
+def string(
+    description: str,
+    *,
+    max_length: int = _SHORT,
+    enum: Iterable[str] | None = None,
+    pattern: str | None = None,
+    default: str | None = None,
+    string_format: str | None = None,
+    min_length: int | None = None,
+    rules: Sequence[Schema] = (),
+) -> Schema:
+    if enum is not None:
+        values = list(enum)
+        return _node("string", description, enum=values, default=default, rules=rules)
+    return _node(
+        "string",
+        description,
+        min_length=min_length,
+        max_length=max_length,
+        pattern=pattern,
+        string_format=string_format,
+        default=default,
+        rules=rules,
+    )
+
+
+def enum_of(description: str, literal: Any, default: str | None = None) -> Schema:
+    """A string restricted to the values of a ``Literal`` type of ``model.py``."""
+    return string(description, enum=get_args(literal), default=default)
+
+
+def integer(
+    description: str, *, minimum: int | None = None, maximum: int | None = None, default: int | None = None
+) -> Schema:
+    return _node("integer", description, minimum=minimum, maximum=maximum, default=default)
+
+
+def number(
+    description: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool | None = None,
+    exclusive_maximum: bool | None = None,
+    default: float | None = None,
+) -> Schema:
+    return _node(
+        "number",
+        description,
+        minimum=minimum,
+        maximum=maximum,
+        exclusive_minimum=exclusive_minimum,
+        exclusive_maximum=exclusive_maximum,
+        default=default,
+    )
+
+
+def boolean(description: str, *, default: bool | None = None) -> Schema:
+    return _node("boolean", description, default=default)
+
+
+def array(
+    description: str,
+    items: Schema,
+    *,
+    max_items: int,
+    min_items: int | None = None,
+    list_type: str | None = None,
+    list_map_keys: list[str] | None = None,
+    default: list[Any] | None = None,
+    rules: Sequence[Schema] = (),
+) -> Schema:
+    return _node(
+        "array",
+        description,
+        items=items,
+        min_items=min_items,
+        max_items=max_items,
+        list_type=list_type,
+        list_map_keys=list_map_keys,
+        default=default,
+        rules=rules,
+    )
+
+
+def string_map(description: str, values: Schema, *, max_properties: int) -> Schema:
+    return _node("object", description, additional_properties=values, max_properties=max_properties)
+
+
+def obj(
+    description: str,
+    properties: Mapping[str, Schema],
+    *,
+    required: Sequence[str] = (),
+    default: Mapping[str, Any] | None = None,
+    rules: Sequence[Schema] = (),
+) -> Schema:
+    node = _node("object", description, properties=dict(properties), rules=())
+    if required:
+        node["required"] = list(required)
+    if default is not None:
+        node["default"] = dict(default)
+    if rules:
+        node["x-kubernetes-validations"] = list(rules)
+    return node
+
+
+def open_object(description: str, properties: Mapping[str, Schema] | None = None) -> Schema:
+    """An object the operator owns and may extend: the API server keeps fields it does not know."""
+    node = _node("object", description, preserve_unknown_fields=True)
+    if properties:
+        node["properties"] = dict(properties)
+    return node
+
+
+def duration(description: str, *, default: str | None = None) -> Schema:
+    return string(
+        f"{description} A duration such as 30m, 6h or 1d (units s, m, h, d).",
+        max_length=32,
+        default=default,
+        rules=[
+            rule(
+                f"self.matches(r'{DURATION_PATTERN}') && !self.matches(r'{ZERO_DURATION_PATTERN}')",
+                "must be a positive duration such as 30m, 6h or 1d",
+            )
+        ],
+    )
+
+
+def secret_name(description: str) -> Schema:
+    return string(
+        f"{description} The name of a Secret in the monitor's namespace; its values never leave it except "
+        "as secretKeyRef environment variables or reads by the operator.",
+        pattern=_NAME_PATTERN,
+    )
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+# --- spec --------------------------------------------------------------------------------------------------
+
+
+def _model_schema() -> Schema:
+    return obj(
+        "The model this monitor watches.",
+        {
+            "name": string("The model's name, as shown by `kubectl get mm`.", min_length=1),
+            "version": string(
+                "The model version currently deployed. When absent, the version is read from the rollback "
+                "target (image tag, environment variable or annotation).",
+                max_length=128,
+            ),
+            "task": enum_of("What the model predicts; decides which metrics apply.", model.ModelTask),
+        },
+        required=["name", "task"],
+    )
+
+
+def _data_schema() -> Schema:
+    format_description = "File format: parquet, csv or jsonl (JSON lines)."
+    return obj(
+        "Where the evaluator reads the reference, current and label data (any S3-compatible store).",
+        {
+            "store": obj(
+                "The S3-compatible object store.",
+                {
+                    "endpoint": string(
+                        "Endpoint URL of an S3-compatible store (MinIO, Ceph, ...); empty means AWS S3.",
+                        max_length=_URI,
+                        default="",
+                        rules=[
+                            rule(
+                                "self == '' || self.matches('^https?://')",
+                                "spec.data.store.endpoint must be an http:// or https:// URL",
+                            )
+                        ],
+                    ),
+                    "region": string("The store's region, e.g. eu-west-1.", max_length=64),
+                    "credentialsSecret": secret_name(
+                        "Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or accessKeyId and "
+                        "secretAccessKey), optionally AWS_SESSION_TOKEN. Absent: the pod's own identity."
+                    ),
+                },
+                default={},
+            ),
+            "reference": obj(
+                "The reference data set (typically the training data): the baseline for drift.",
+                {
+                    "uri": string(
+                        "s3://bucket/key of one file, or s3://bucket/prefix/ of many.",
+                        max_length=_URI,
+                        pattern=_S3_URI_PATTERN,
+                    ),
+                    "format": enum_of(format_description, model.DataFormat, default="parquet"),
+                },
+                required=["uri"],
+            ),
+            "current": obj(
+                "The production data to evaluate (model inputs and predictions).",
+                {
+                    "uri": string(
+                        "s3://bucket/key of one file, or s3://bucket/prefix/ of many.",
+                        max_length=_URI,
+                        pattern=_S3_URI_PATTERN,
+                    ),
+                    "format": enum_of(format_description, model.DataFormat, default="parquet"),
+                    "window": duration(
+                        "How far back from the run's start rows are evaluated (needs timestampColumn).",
+                        default="24h",
+                    ),
+                    "timestampColumn": string(
+                        "Column with each row's time; absent: every row is in the window.", max_length=_COLUMN
+                    ),
+                },
+                required=["uri"],
+            ),
+            "labels": obj(
+                "Delayed ground truth, joined to the current data. Only with label-based metrics.",
+                {
+                    "uri": string(
+                        "s3://bucket/key of one file, or s3://bucket/prefix/ of many.",
+                        max_length=_URI,
+                        pattern=_S3_URI_PATTERN,
+                    ),
+                    "format": enum_of(format_description, model.DataFormat, default="parquet"),
+                    "joinOn": string(
+                        "Column present in both the current data and the labels (e.g. request_id).",
+                        max_length=_COLUMN,
+                        min_length=1,
+                    ),
+                    "delay": duration("How long labels take to arrive; younger rows wait for the next run."),
+                    "minCoverage": number(
+                        "Share of rows that must have labels before label-based metrics are judged (0-1).",
+                        minimum=0,
+                        maximum=1,
+                        default=0.0,
+                    ),
+                },
+                required=["uri", "joinOn"],
+            ),
+            "columns": obj(
+                "Roles of columns. Every other column (not excluded) is a feature.",
+                {
+                    "target": string("The ground-truth column (needed by every metric).", max_length=_COLUMN),
+                    "prediction": string("The predicted label or value column.", max_length=_COLUMN),
+                    "score": string(
+                        "The predicted probability of the positive class (roc_auc, pr_auc, log_loss, brier).",
+                        max_length=_COLUMN,
+                    ),
+                    "categorical": array(
+                        "Features to treat as categorical (others are inferred from their type).",
+                        string("A column name.", max_length=_COLUMN),
+                        max_items=500,
+                        list_type="set",
+                    ),
+                    "exclude": array(
+                        "Columns that are not features (ids, timestamps).",
+                        string("A column name.", max_length=_COLUMN),
+                        max_items=500,
+                        list_type="set",
+                    ),
+                },
+                default={},
+            ),
+        },
+        required=["reference", "current"],
+    )
+
+
+def _metric_schema() -> Schema:
+    return obj(
+        "A quality metric with its acceptable range.",
+        {
+            "name": enum_of("The metric.", model.MetricName),
+            "min": number("Lowest acceptable value; below it is a violation."),
+            "max": number("Highest acceptable value; above it is a violation."),
+            "severity": enum_of("Severity of a violation.", model.AlertSeverity, default="warning"),
+        },
+        required=["name"],
+        rules=[
+            rule(
+                "has(self.min) || has(self.max)",
+                "each entry of spec.metrics must set min or max",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.min) || !has(self.max) || self.min <= self.max",
+                "spec.metrics min must be less than or equal to max",
+                field_path=".min",
+            ),
+        ],
+    )
+
+
+def _threshold_pair(name: str, description: str, *, default: Mapping[str, float] | None = None) -> Schema:
+    return obj(
+        f"{description} Warning and critical thresholds of the statistic.",
+        {
+            "warning": number("Value from which a feature counts as drifted (warning).", minimum=0),
+            "critical": number("Value from which the drift is critical.", minimum=0),
+        },
+        required=["warning", "critical"],
+        default=default,
+        rules=[
+            rule(
+                "self.warning < self.critical",
+                f"spec.drift.{name} warning must be less than critical",
+                field_path=".warning",
+            )
+        ],
+    )
+
+
+def _drift_schema() -> Schema:
+    return obj(
+        "Data drift between the reference and the current data. Absent: no drift tests.",
+        {
+            "tests": array(
+                "Statistical tests to run (numeric features: ks, ttest, psi, wasserstein, jensen_shannon; "
+                "categorical: chi2, psi, jensen_shannon; multivariate: classifier, isolation_forest).",
+                enum_of("A drift test.", model.DriftTest),
+                max_items=8,
+                min_items=1,
+                list_type="set",
+                default=["ks", "chi2", "psi"],
+            ),
+            "pValue": number(
+                "Significance level of the hypothesis tests (ks, chi2, ttest).",
+                minimum=0,
+                maximum=1,
+                exclusive_minimum=True,
+                exclusive_maximum=True,
+                default=0.05,
+            ),
+            "psi": _threshold_pair(
+                "psi", "psi (population stability index).", default={"warning": 0.1, "critical": 0.25}
+            ),
+            "wasserstein": _threshold_pair("wasserstein", "wasserstein distance, in reference standard deviations."),
+            "jensenShannon": _threshold_pair("jensenShannon", "Jensen-Shannon distance (0-1)."),
+            "minSampleSize": integer(
+                "Fewest rows (on each side) for a test to be judged.", minimum=1, maximum=100_000_000, default=30
+            ),
+            "correction": enum_of("Multiple-testing correction over features.", model.DriftCorrection, default="none"),
+            "datasetDriftShare": number(
+                "Share of drifted features that marks the whole dataset as drifted (0-1).",
+                minimum=0,
+                maximum=1,
+                default=0.5,
+            ),
+            "features": array(
+                "Features to test; empty: every feature.",
+                string("A column name.", max_length=_COLUMN),
+                max_items=1000,
+                list_type="set",
+            ),
+            "severity": enum_of("Severity of dataset drift.", model.AlertSeverity, default="warning"),
+        },
+        default=None,
+    )
+
+
+def _channel_schema() -> Schema:
+    email_only = ["smtpSecret", "from", "tls"]
+    sms_only = ["provider", "secret"]
+    webhook_only = ["urlSecret", "format", "signingSecret", "headersSecret", "timeout"]
+
+    def only_for(kind: str, fields: Sequence[str]) -> list[Schema]:
+        return [
+            rule(
+                f"!has(self.{name}) || self.type == '{kind}'",
+                f"spec.alerts.channels {name} must only be set when type is {kind}",
+                field_path=f".{name}",
+            )
+            for name in fields
+        ]
+
+    return obj(
+        "One way to reach people. Credentials come from Secrets, never from the spec.",
+        {
+            "name": string("Unique name of the channel (a DNS label).", max_length=63, pattern=_NAME_PATTERN),
+            "type": enum_of("email, sms or webhook.", model.ChannelType),
+            "minSeverity": enum_of("Least severe alert this channel receives.", model.AlertSeverity, default="warning"),
+            "to": array(
+                "Recipients: email addresses (email) or E.164 phone numbers such as +15550100 (sms).",
+                string("A recipient.", max_length=254),
+                max_items=50,
+                min_items=1,
+            ),
+            "smtpSecret": secret_name("email: Secret with host, port, username and password of the SMTP server."),
+            "from": string("email: sender address.", max_length=254, pattern=_EMAIL_PATTERN),
+            "tls": enum_of("email: starttls, tls (implicit) or none.", model.EmailTls),
+            "provider": enum_of("sms: sns (AWS SNS or compatible) or twilio.", model.SmsProvider),
+            "secret": secret_name("sms: Secret with the provider's credentials (and endpoint)."),
+            "urlSecret": secret_name("webhook: Secret whose key `url` holds the webhook URL."),
+            "format": enum_of("webhook: payload format.", model.WebhookFormat),
+            "signingSecret": secret_name("webhook: Secret whose key `key` signs the body (HMAC-SHA256 header)."),
+            "headersSecret": secret_name("webhook: Secret whose keys and values are sent as extra headers."),
+            "timeout": duration("webhook: time limit of one delivery attempt."),
+            "policy": obj(
+                "Overrides of spec.alerts.policy for this channel.",
+                {
+                    "repeatInterval": duration("Resend an unresolved alert at most this often."),
+                    "sendResolved": boolean("Send a notification when the problem clears."),
+                },
+            ),
+        },
+        required=["name", "type"],
+        rules=[
+            rule(
+                "self.type != 'email' || (has(self.to) && has(self.smtpSecret))",
+                "spec.alerts.channels of type email must set to and smtpSecret",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                f"self.type != 'email' || !has(self.to) || self.to.all(a, a.matches(r'{_EMAIL_PATTERN}'))",
+                "spec.alerts.channels to must hold email addresses when type is email",
+                field_path=".to",
+            ),
+            rule(
+                "self.type != 'sms' || has(self.to)",
+                "spec.alerts.channels of type sms must set to",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                f"self.type != 'sms' || !has(self.to) || self.to.all(n, n.matches(r'{_E164_PATTERN}'))",
+                "spec.alerts.channels to must hold E.164 phone numbers such as +15550100 when type is sms",
+                field_path=".to",
+            ),
+            rule(
+                "!has(self.provider) || self.provider != 'twilio' || has(self.secret)",
+                "spec.alerts.channels with provider twilio must set secret",
+                field_path=".secret",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "self.type != 'webhook' || has(self.urlSecret)",
+                "spec.alerts.channels of type webhook must set urlSecret",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.to) || self.type != 'webhook'",
+                "spec.alerts.channels to must not be set when type is webhook",
+                field_path=".to",
+            ),
+            *only_for("email", email_only),
+            *only_for("sms", sms_only),
+            *only_for("webhook", webhook_only),
+        ],
+    )
+
+
+def _alerts_schema() -> Schema:
+    return obj(
+        "Who hears about violations, and when.",
+        {
+            "channels": array(
+                "Notification channels.",
+                _channel_schema(),
+                max_items=20,
+                list_type="map",
+                list_map_keys=["name"],
+                rules=[
+                    rule(
+                        "self.all(c, self.exists_one(d, d.name == c.name))",
+                        "spec.alerts.channels names must be unique",
+                    )
+                ],
+            ),
+            "policy": obj(
+                "When an alert fires, repeats and resolves.",
+                {
+                    "consecutiveViolations": integer(
+                        "Fire after this many consecutive violating evaluations (default 1).",
+                        minimum=1,
+                        maximum=100,
+                    ),
+                    "mOfN": obj(
+                        "Fire when m of the last n evaluations violated (instead of consecutiveViolations).",
+                        {
+                            "m": integer("Violating evaluations needed.", minimum=1, maximum=100),
+                            "n": integer("Evaluations looked at.", minimum=1, maximum=100),
+                        },
+                        required=["m", "n"],
+                        rules=[
+                            rule(
+                                "self.m <= self.n",
+                                "spec.alerts.policy.mOfN.m must be less than or equal to n",
+                                field_path=".m",
+                            )
+                        ],
+                    ),
+                    "repeatInterval": duration("Resend an unresolved alert at most this often.", default="6h"),
+                    "sendResolved": boolean("Send a notification when the problem clears.", default=True),
+                    "silences": array(
+                        "Rules muted until a time.",
+                        obj(
+                            "A silence.",
+                            {
+                                "rule": string(
+                                    "The rule to mute: metric:<name>, drift, evaluation, or * for all.",
+                                    max_length=128,
+                                    min_length=1,
+                                ),
+                                "until": string(
+                                    "End of the silence (RFC 3339 time).", string_format="date-time", max_length=64
+                                ),
+                                "reason": string("Why (shown in status).", max_length=1024),
+                            },
+                            required=["rule", "until"],
+                        ),
+                        max_items=50,
+                    ),
+                },
+                default={},
+                rules=[
+                    rule(
+                        "!(has(self.consecutiveViolations) && has(self.mOfN))",
+                        "spec.alerts.policy must set only one of consecutiveViolations and mOfN",
+                        field_path=".mOfN",
+                    )
+                ],
+            ),
+        },
+        default={},
+    )
+
+
+def _rollback_schema() -> Schema:
+    known_kinds = ["Deployment", "StatefulSet", "InferenceService"]
+    return obj(
+        "Put the last healthy model version back into service when this one fails.",
+        {
+            "enabled": boolean("Turn rollback on.", default=False),
+            "mode": enum_of(
+                "Automatic: roll back; Manual: propose, and roll back when approved by annotation; "
+                "NotifyOnly: only say what would be done.",
+                model.RollbackMode,
+                default="Automatic",
+            ),
+            "on": enum_of("Least severe verdict that triggers a rollback.", model.RollbackOn, default="critical"),
+            "rules": array(
+                "Only these rules trigger a rollback (e.g. metric:accuracy, drift); empty: any rule at `on`.",
+                string("A rule name.", max_length=128),
+                max_items=20,
+                list_type="set",
+            ),
+            "consecutiveViolations": integer(
+                "Roll back after this many consecutive violating evaluations.", minimum=1, maximum=100, default=1
+            ),
+            "cooldown": duration("Least time between two rollbacks.", default="1h"),
+            "maxRollbacks": obj(
+                "At most count rollbacks per window.",
+                {
+                    "count": integer("Rollbacks allowed per window.", minimum=1, maximum=100, default=3),
+                    "window": duration("The window.", default="24h"),
+                },
+                default={},
+            ),
+            "dryRun": boolean("Only report the planned patch; change nothing.", default=False),
+            "target": obj(
+                "The workload serving the model, in the monitor's namespace.",
+                {
+                    "apiVersion": string("Its API version.", max_length=128, default="apps/v1"),
+                    "kind": string("Its kind.", max_length=63, default="Deployment"),
+                    "name": string("Its name.", min_length=1),
+                    "container": string("The container serving the model (default: the first).", max_length=63),
+                    "versionFrom": enum_of(
+                        "Where the version lives: the image tag, an env var, an annotation or a field.",
+                        model.VersionSource,
+                        default="image",
+                    ),
+                    "env": string("versionFrom env: the variable's name, e.g. MODEL_VERSION.", max_length=128),
+                    "annotation": string("versionFrom annotation: the annotation's key.", max_length=_SHORT),
+                    "fieldPath": string(
+                        "versionFrom field: a dotted path, e.g. spec.predictor.model.storageUri.", max_length=512
+                    ),
+                    "jsonPatchTemplate": string(
+                        "For any other kind: a JSON patch whose text contains {version}.", max_length=4096
+                    ),
+                    "versions": string_map(
+                        "Maps a version to the value written for it (e.g. a storage URI).",
+                        string("The value for this version.", max_length=_URI),
+                        max_properties=100,
+                    ),
+                },
+                required=["name"],
+                rules=[
+                    rule(
+                        "self.versionFrom != 'env' || has(self.env)",
+                        "spec.rollback.target.env must be set when versionFrom is env",
+                        field_path=".env",
+                        reason="FieldValueRequired",
+                    ),
+                    rule(
+                        "self.versionFrom != 'annotation' || has(self.annotation)",
+                        "spec.rollback.target.annotation must be set when versionFrom is annotation",
+                        field_path=".annotation",
+                        reason="FieldValueRequired",
+                    ),
+                    rule(
+                        "self.versionFrom != 'field' || has(self.fieldPath)",
+                        "spec.rollback.target.fieldPath must be set when versionFrom is field",
+                        field_path=".fieldPath",
+                        reason="FieldValueRequired",
+                    ),
+                    rule(
+                        "!has(self.jsonPatchTemplate) || self.jsonPatchTemplate.contains('{version}')",
+                        "spec.rollback.target.jsonPatchTemplate must contain {version}",
+                        field_path=".jsonPatchTemplate",
+                    ),
+                    rule(
+                        f"self.kind in {_quoted(known_kinds)} || has(self.jsonPatchTemplate)",
+                        "spec.rollback.target.jsonPatchTemplate must be set for kinds other than "
+                        + ", ".join(known_kinds),
+                        field_path=".jsonPatchTemplate",
+                        reason="FieldValueRequired",
+                    ),
+                ],
+            ),
+        },
+        default={},
+        rules=[
+            rule(
+                "!has(self.enabled) || !self.enabled || has(self.target)",
+                "spec.rollback.target must be set when spec.rollback.enabled is true",
+                field_path=".target",
+                reason="FieldValueRequired",
+            )
+        ],
+    )
+
+
+def _evaluation_schema() -> Schema:
+    quantity: Schema = {
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+        "x-kubernetes-int-or-string": True,
+        "pattern": _QUANTITY_PATTERN,
+        "description": "A quantity such as 500m, 2 or 1Gi.",
+    }
+    return obj(
+        "How the evaluation Job runs.",
+        {
+            "image": string("Evaluator image; absent: the operator's configured image.", max_length=512),
+            "resources": obj(
+                "CPU and memory of the evaluation container.",
+                {
+                    "requests": string_map("Requested resources.", quantity, max_properties=8),
+                    "limits": string_map("Resource limits.", quantity, max_properties=8),
+                },
+                default={"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+            ),
+            "timeout": duration("Time limit of one evaluation (the Job's activeDeadlineSeconds).", default="30m"),
+            "backoffLimit": integer("Retries of a failed evaluation pod.", minimum=0, maximum=10, default=2),
+            "shards": integer(
+                "Split the data over this many pods (an Indexed Job) whose partial results are merged.",
+                minimum=1,
+                maximum=64,
+                default=1,
+            ),
+            "parallelism": integer("Shards running at once (default: all).", minimum=1, maximum=64),
+            "serviceAccountName": string(
+                "Service account of evaluation pods (for cloud identity; no Kubernetes API token is mounted).",
+                pattern=_NAME_PATTERN,
+                default="modelmonitor-evaluator",
+            ),
+        },
+        default={},
+        rules=[
+            rule(
+                "!has(self.parallelism) || self.parallelism <= (has(self.shards) ? self.shards : 1)",
+                "spec.evaluation.parallelism must be less than or equal to shards",
+                field_path=".parallelism",
+            )
+        ],
+    )
+
+
+def spec_schema() -> Schema:
+    """The schema of ``spec``."""
+    task_regression = "self.model.task == 'regression'"
+    return obj(
+        "What to evaluate, how often, what is acceptable, and what to do when it is not.",
+        {
+            "model": _model_schema(),
+            "schedule": string(
+                "When to evaluate: a cron expression of five fields, or @hourly, @daily, ...",
+                max_length=128,
+                default="0 * * * *",
+                rules=[
+                    rule(
+                        f"self.matches(r'{CRON_PATTERN}')",
+                        "spec.schedule must be a cron expression of five fields (e.g. '0 * * * *') or a macro "
+                        "such as @hourly",
+                    )
+                ],
+            ),
+            "timeZone": string("Time zone of the schedule, e.g. Europe/Berlin (default: UTC).", max_length=64),
+            "suspend": boolean("Pause scheduled evaluations (run-now still works).", default=False),
+            "data": _data_schema(),
+            "metrics": array(
+                "Quality metrics and their acceptable ranges (need labels).",
+                _metric_schema(),
+                max_items=18,
+                list_type="map",
+                list_map_keys=["name"],
+            ),
+            "drift": _drift_schema(),
+            "alerts": _alerts_schema(),
+            "rollback": _rollback_schema(),
+            "evaluation": _evaluation_schema(),
+            "output": obj(
+                "Where reports are written; absent: <reference bucket>/modelmonitor/<namespace>/<name>/.",
+                {"uri": string("s3://bucket/prefix/.", max_length=_URI, pattern=_S3_URI_PATTERN)},
+                required=["uri"],
+            ),
+        },
+        required=["model", "data"],
+        rules=[
+            rule(
+                "(has(self.metrics) && size(self.metrics) > 0) || has(self.drift)",
+                "spec must set metrics or drift (a monitor with neither checks nothing)",
+                field_path=".metrics",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                f"!has(self.metrics) || ({task_regression} ? "
+                f"self.metrics.all(m, m.name in {_quoted(REGRESSION_METRICS)}) : "
+                f"self.metrics.all(m, !(m.name in {_quoted(REGRESSION_METRICS)})))",
+                "spec.metrics must suit spec.model.task: mae, rmse, mape and r2 only for regression, the "
+                "others only for classification",
+                field_path=".metrics",
+            ),
+            rule(
+                f"!has(self.metrics) || !self.metrics.exists(m, m.name in {_quoted(SCORE_METRICS)}) "
+                "|| (has(self.data.columns) && has(self.data.columns.score))",
+                "spec.data.columns.score must be set when spec.metrics has roc_auc, pr_auc, log_loss or brier",
+                field_path=".data.columns.score",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.metrics) || size(self.metrics) == 0 || "
+                "(has(self.data.columns) && has(self.data.columns.target))",
+                "spec.data.columns.target must be set when spec.metrics is not empty",
+                field_path=".data.columns.target",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.metrics) || size(self.metrics) == 0 || "
+                "self.metrics.all(m, m.name in "
+                f"{_quoted(SCORE_METRICS)}) || (has(self.data.columns) && has(self.data.columns.prediction))",
+                "spec.data.columns.prediction must be set when spec.metrics has a metric of predicted labels or values",
+                field_path=".data.columns.prediction",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.data.labels) || (has(self.metrics) && size(self.metrics) > 0)",
+                "spec.data.labels must only be set when spec.metrics uses labels",
+                field_path=".data.labels",
+            ),
+        ],
+    )
+
+
+# --- status ------------------------------------------------------------------------------------------------
+
+
+def _condition_schema() -> Schema:
+    return obj(
+        "A condition (Kubernetes API conventions).",
+        {
+            "type": string(
+                "Ready, PerformanceDegraded, DataDrift, EvaluationFailed, RolledBack, AlertDeliveryFailed, ...",
+                max_length=316,
+            ),
+            "status": string("True, False or Unknown.", enum=["True", "False", "Unknown"]),
+            "reason": string("CamelCase reason.", max_length=1024),
+            "message": string("Human-readable details.", max_length=32768),
+            "lastTransitionTime": string("When status last changed.", string_format="date-time", max_length=64),
+            "observedGeneration": integer("The spec generation the condition was set for.", minimum=0),
+        },
+        required=["type", "status"],
+    )
+
+
+def status_schema() -> Schema:
+    """The schema of ``status``, written only by the operator (through the status subresource)."""
+    return obj(
+        "Observed state, written by the operator.",
+        {
+            "observedGeneration": integer("The spec generation last acted upon.", minimum=0),
+            "phase": string(
+                "Pending, Healthy, Warning, Degraded or Error.",
+                enum=["Pending", "Healthy", "Warning", "Degraded", "Error"],
+            ),
+            "conditions": array(
+                "Conditions, one per type.",
+                _condition_schema(),
+                max_items=32,
+                list_type="map",
+                list_map_keys=["type"],
+            ),
+            "summary": obj(
+                "Flat values for `kubectl get mm` columns.",
+                {
+                    "modelVersion": string("Model version of the last evaluation.", max_length=128),
+                    "firstMetric": string("The first metric and its value, e.g. accuracy=0.912.", max_length=128),
+                    "driftShare": number("Share of drifted features in the last evaluation."),
+                    "verdict": string("healthy, warning, critical, pending or error.", max_length=32),
+                    "lastEvaluated": string(
+                        "When the last evaluation finished.", string_format="date-time", max_length=64
+                    ),
+                },
+            ),
+            "lastEvaluation": open_object(
+                "The last evaluation: id, job, startedAt, finishedAt, modelVersion, rows, metrics, drift, "
+                "violations, reportUri."
+            ),
+            "history": {
+                "type": "array",
+                "description": "Past verdicts, newest first (bounded by the operator).",
+                "items": open_object("One past evaluation's verdict."),
+            },
+            "versions": {
+                "type": "array",
+                "description": "Every model version seen, with its last verdicts: the rollback memory.",
+                "items": open_object("One model version."),
+            },
+            "alerts": open_object("Active alerts and their deliveries per channel."),
+            "rollback": open_object("Rollbacks done or proposed, and their bookkeeping."),
+            "kopf": open_object("The operator framework's own bookkeeping."),
+        },
+    )
+
+
+def monitor_schema() -> Schema:
+    """The schema of the whole object (``openAPIV3Schema``)."""
+    return {
+        "type": "object",
+        "description": "Evaluates a deployed model on a schedule: quality metrics, data drift, alerts and rollback.",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion of the object."},
+            "kind": {"type": "string", "description": "Kind of the object."},
+            "metadata": {"type": "object"},
+            "spec": spec_schema(),
+            "status": status_schema(),
+        },
+        "x-kubernetes-validations": [
+            rule(
+                f"size(self.metadata.name) <= {MAX_MONITOR_NAME_LENGTH}",
+                f"metadata.name must be at most {MAX_MONITOR_NAME_LENGTH} characters (its CronJob's name "
+                "adds a suffix)",
+            )
+        ],
+    }
