@@ -1,0 +1,106 @@
+"""Session fixtures for the real parts the tests run against.
+
+- `kube_cluster`: etcd + kube-apiserver + kube-controller-manager on loopback (tests/harness/controlplane.py),
+  or, with `USE_EXISTING_CLUSTER=1`, the cluster of the current kubeconfig (kind, k3d, a real cluster).
+- `node_agent`: the stand-in for kubelet that runs pods as local processes (tests/harness/node_agent.py).
+- `s3_server`: MinIO on loopback with generated credentials (tests/harness/minio.py).
+
+Every process a fixture starts is stopped when the session ends, also when a test fails or the run is
+interrupted (and the kernel kills them if pytest itself dies).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.controlplane import LocalControlPlane, find_binaries
+from tests.harness.minio import MinioServer, find_minio
+from tests.harness.node_agent import NodeAgent
+
+
+@dataclass
+class KubeCluster:
+    """What a test needs to talk to the cluster, the same for the local control plane and an existing one."""
+
+    kubeconfig: Path
+    server: str
+    existing: bool
+    plane: LocalControlPlane | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        repo_bin = Path(__file__).resolve().parents[1] / "bin"
+        env["PATH"] = f"{repo_bin}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def api_client(self) -> Any:
+        import kubernetes
+
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
+        return kubernetes.client.ApiClient(configuration)
+
+    def create_namespace(self, prefix: str = "test") -> str:
+        """A fresh namespace for one test (names are unique, so tests never see each other's objects)."""
+        import kubernetes
+
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        with self.api_client() as client:
+            kubernetes.client.CoreV1Api(client).create_namespace({"metadata": {"name": name}})
+        return name
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[KubeCluster]:
+    if os.environ.get("USE_EXISTING_CLUSTER") == "1":
+        kubeconfig = Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
+        yield KubeCluster(kubeconfig=kubeconfig, server="", existing=True)
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-cp-"))
+    plane = LocalControlPlane(workdir, find_binaries())
+    try:
+        plane.start()
+        yield KubeCluster(kubeconfig=plane.kubeconfig, server=plane.server, existing=False, plane=plane)
+    finally:
+        plane.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def node_agent(kube_cluster: KubeCluster) -> Iterator[NodeAgent | None]:
+    """Runs pods on the local control plane; on an existing cluster its real kubelets do, so this is None."""
+    if kube_cluster.existing:
+        yield None
+        return
+    host, _, port = kube_cluster.server.removeprefix("https://").rpartition(":")
+    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-node-"))
+    agent = NodeAgent(kube_cluster.api_client(), workdir, api_server_host=host, api_server_port=int(port))
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MinioServer]:
+    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-minio-"))
+    server = MinioServer(workdir, find_minio())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
