@@ -1,0 +1,222 @@
+"""Per-column accumulators: what one pass over record batches remembers about a numeric or categorical column.
+
+Memory is bounded by the number of bins (numeric) or of distinct categories tracked (categorical), never by
+the number of rows. Numeric histograms use the reference profile's bin edges and the left-open bins of
+``np.searchsorted(edges, values, side="left")``: bin 0 holds values <= edges[0], bin i holds
+edges[i-1] < v <= edges[i], the last bin values > edges[-1]. Cumulative counts are then the empirical CDF
+exactly at every edge, which is what the grid KS statistic and the binned Wasserstein distance need.
+Moments are kept as sums of (v - shift) and (v - shift)**2 with a shift taken from the reference (its
+mean), which avoids the cancellation of the textbook formula; sums merge exactly (see ``exact``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modelmonitor.evaluator.stats.errors import StateMismatchError, StatsDataError
+from modelmonitor.evaluator.stats.exact import CompensatedSum, float_from_json, float_to_json
+
+__all__ = [
+    "DEFAULT_CATEGORY_TRACKING_LIMIT",
+    "CategoricalColumnState",
+    "FloatArray",
+    "NumericColumnState",
+    "numeric_values",
+    "text_values",
+]
+
+FloatArray = npt.NDArray[np.float64]
+DEFAULT_CATEGORY_TRACKING_LIMIT = 10_000
+
+
+def numeric_values(array: pa.Array | pa.ChunkedArray, column: str) -> FloatArray:
+    """The column as float64, nulls as NaN; zero-copy for float64 columns without nulls."""
+    try:
+        if array.type != pa.float64():
+            array = pc.cast(array, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise StatsDataError(
+            f"column {column!r} must be numeric, but its type is {array.type}", reason="WrongType"
+        ) from error
+    values = array.to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64)
+
+
+def text_values(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The column as strings: categories and class labels are compared as text (1 -> "1", True -> "true")."""
+    if pa.types.is_string(array.type):
+        return array
+    return pc.cast(array, pa.string())
+
+
+class NumericColumnState:
+    """Counts, exact extremes, shifted sums and (when edges are given) a histogram of one numeric column."""
+
+    def __init__(self, shift: float, edges: FloatArray | None = None) -> None:
+        self.shift = float(shift)
+        self.edges = edges
+        self.count = 0
+        self.missing = 0
+        self.minimum = math.inf
+        self.maximum = -math.inf
+        self.sum = CompensatedSum()
+        self.sum_squares = CompensatedSum()
+        self.histogram: npt.NDArray[np.int64] | None = (
+            None if edges is None else np.zeros(len(edges) + 1, dtype=np.int64)
+        )
+        self.below = 0
+        self.below_distance = CompensatedSum()
+        self.above_distance = CompensatedSum()
+
+    def update(self, values: FloatArray) -> None:
+        finite_mask = np.isfinite(values)
+        finite_count = int(np.count_nonzero(finite_mask))
+        if finite_count < len(values):
+            self.missing += len(values) - finite_count
+            values = values[finite_mask]
+        if finite_count == 0:
+            return
+        self.count += finite_count
+        self.minimum = min(self.minimum, float(values.min()))
+        self.maximum = max(self.maximum, float(values.max()))
+        deviations = values - self.shift
+        self.sum.add(float(deviations.sum()))
+        self.sum_squares.add(float((deviations * deviations).sum()))
+        if self.edges is not None and self.histogram is not None:
+            bins = np.searchsorted(self.edges, values, side="left")
+            self.histogram += np.bincount(bins, minlength=len(self.edges) + 1)
+            lowest, highest = float(self.edges[0]), float(self.edges[-1])
+            if self.minimum < lowest:
+                below = values[values < lowest]
+                self.below += len(below)
+                self.below_distance.add(float((lowest - below).sum()))
+            if self.maximum > highest:
+                above = values[values > highest]
+                self.above_distance.add(float((above - highest).sum()))
+
+    def merge(self, other: NumericColumnState) -> None:
+        if other.shift != self.shift or (self.edges is None) != (other.edges is None):
+            raise StateMismatchError("numeric column states were built with different shifts or bin edges")
+        self.count += other.count
+        self.missing += other.missing
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        self.sum.merge(other.sum)
+        self.sum_squares.merge(other.sum_squares)
+        if self.histogram is not None and other.histogram is not None:
+            if len(self.histogram) != len(other.histogram):
+                raise StateMismatchError("numeric column states have histograms of different lengths")
+            self.histogram += other.histogram
+        self.below += other.below
+        self.below_distance.merge(other.below_distance)
+        self.above_distance.merge(other.above_distance)
+
+    @property
+    def above(self) -> int:
+        return 0 if self.histogram is None else int(self.histogram[-1])
+
+    @property
+    def mean(self) -> float:
+        return self.shift + self.sum.value / self.count if self.count else math.nan
+
+    def variance(self, degrees_of_freedom: int = 1) -> float:
+        """Variance with ``ddof`` as numpy counts it; NaN when there are too few values."""
+        if self.count <= degrees_of_freedom:
+            return math.nan
+        shifted_sum = self.sum.value
+        squares = self.sum_squares.value - shifted_sum * shifted_sum / self.count
+        return max(squares, 0.0) / (self.count - degrees_of_freedom)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "shift": self.shift,
+            "count": self.count,
+            "missing": self.missing,
+            "minimum": float_to_json(self.minimum),
+            "maximum": float_to_json(self.maximum),
+            "sum": self.sum.to_state(),
+            "sumSquares": self.sum_squares.to_state(),
+            "histogram": None if self.histogram is None else self.histogram.tolist(),
+            "below": self.below,
+            "belowDistance": self.below_distance.to_state(),
+            "aboveDistance": self.above_distance.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], edges: FloatArray | None) -> NumericColumnState:
+        column = cls(float(state["shift"]), edges)
+        column.count = int(state["count"])
+        column.missing = int(state["missing"])
+        column.minimum = math.inf if state["minimum"] is None else float_from_json(state["minimum"])
+        column.maximum = -math.inf if state["maximum"] is None else float_from_json(state["maximum"])
+        column.sum = CompensatedSum.from_state(state["sum"])
+        column.sum_squares = CompensatedSum.from_state(state["sumSquares"])
+        if state["histogram"] is not None:
+            if edges is None or len(state["histogram"]) != len(edges) + 1:
+                raise StateMismatchError("a numeric column state does not fit the profile's bin edges")
+            column.histogram = np.asarray(state["histogram"], dtype=np.int64)
+        column.below = int(state["below"])
+        column.below_distance = CompensatedSum.from_state(state["belowDistance"])
+        column.above_distance = CompensatedSum.from_state(state["aboveDistance"])
+        return column
+
+
+class CategoricalColumnState:
+    """Exact counts per category (as text) up to a tracking limit; values past it are counted as overflow."""
+
+    def __init__(self, tracking_limit: int = DEFAULT_CATEGORY_TRACKING_LIMIT) -> None:
+        self.tracking_limit = tracking_limit
+        self.counts: dict[str, int] = {}
+        self.missing = 0
+        self.overflow = 0
+
+    def update(self, array: pa.Array | pa.ChunkedArray) -> None:
+        self.missing += array.null_count
+        value_counts = pc.value_counts(text_values(array))
+        categories = value_counts.field("values").to_pylist()
+        counts = value_counts.field("counts").to_pylist()
+        for category, count in zip(categories, counts, strict=True):
+            if category is None:
+                continue
+            self.add(category, int(count))
+
+    def add(self, category: str, count: int) -> None:
+        if category in self.counts:
+            self.counts[category] += count
+        elif len(self.counts) < self.tracking_limit:
+            self.counts[category] = count
+        else:
+            self.overflow += count
+
+    @property
+    def count(self) -> int:
+        """Values that are not missing."""
+        return sum(self.counts.values()) + self.overflow
+
+    def merge(self, other: CategoricalColumnState) -> None:
+        for category in sorted(other.counts):
+            self.add(category, other.counts[category])
+        self.missing += other.missing
+        self.overflow += other.overflow
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "counts": {category: self.counts[category] for category in sorted(self.counts)},
+            "missing": self.missing,
+            "overflow": self.overflow,
+            "trackingLimit": self.tracking_limit,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CategoricalColumnState:
+        column = cls(int(state["trackingLimit"]))
+        column.counts = {str(key): int(value) for key, value in state["counts"].items()}
+        column.missing = int(state["missing"])
+        column.overflow = int(state["overflow"])
+        return column
