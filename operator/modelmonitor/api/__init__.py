@@ -1,1 +1,61 @@
-"""api package."""
+"""The ModelMonitor resource: its typed spec model, its schema (the single source of the CRD) and readers.
+
+Import from here; the modules behind are private layout:
+
+- ``model``      dataclasses of the spec (``MonitorSpec`` and its parts), enumerations as ``Literal`` types
+- ``schema``     the OpenAPI v3 schema with CEL rules, built in Python
+- ``crd``        the CustomResourceDefinition and its YAML rendering (``hack/generate_crd.py`` writes it)
+- ``parsing``    ``parse_spec``: a spec dict -> ``MonitorSpec``, checked against the schema
+- ``durations``  ``parse_duration``: "30m" -> ``timedelta``
+"""
+
+from modelmonitor.api.crd import API_VERSION, CRD_NAME, GROUP, KIND, PLURAL, VERSION, build_crd, render_crd_yaml
+from modelmonitor.api.durations import format_duration, parse_duration
+from modelmonitor.api.errors import ApiError, SpecError
+from modelmonitor.api.model import (
+    AlertChannel,
+    AlertPolicy,
+    AlertsSpec,
+    DataSpec,
+    DriftSpec,
+    EvaluationSpec,
+    MetricThreshold,
+    ModelSpec,
+    MonitorSpec,
+    RollbackSpec,
+    RollbackTarget,
+)
+from modelmonitor.api.parsing import dump_spec, parse_spec
+from modelmonitor.api.schema import MAX_MONITOR_NAME_LENGTH, monitor_schema, spec_schema, status_schema
+
+__all__ = [
+    "API_VERSION",
+    "CRD_NAME",
+    "GROUP",
+    "KIND",
+    "MAX_MONITOR_NAME_LENGTH",
+    "PLURAL",
+    "VERSION",
+    "AlertChannel",
+    "AlertPolicy",
+    "AlertsSpec",
+    "ApiError",
+    "DataSpec",
+    "DriftSpec",
+    "EvaluationSpec",
+    "MetricThreshold",
+    "ModelSpec",
+    "MonitorSpec",
+    "RollbackSpec",
+    "RollbackTarget",
+    "SpecError",
+    "build_crd",
+    "dump_spec",
+    "format_duration",
+    "monitor_schema",
+    "parse_duration",
+    "parse_spec",
+    "render_crd_yaml",
+    "spec_schema",
+    "status_schema",
+]

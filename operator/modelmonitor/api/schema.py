@@ -48,7 +48,7 @@ SCORE_METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier")
 LABEL_METRICS: tuple[str, ...] = get_args(model.MetricName)
 
 _NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+_S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9._-]{0,62}(/.*)?$"
 _QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)"
     r"|(\.[0-9]+))))?$"
@@ -580,7 +580,8 @@ def _alerts_schema() -> Schema:
                         maximum=100,
                     ),
                     "mOfN": obj(
-                        "Fire when m of the last n evaluations violated (instead of consecutiveViolations).",
+                        "Fire when m of the last n evaluations violated (instead of consecutiveViolations). "
+                        'In YAML write the key n quoted ("n": 3): kubectl reads a bare n as the boolean false.',
                         {
                             "m": integer("Violating evaluations needed.", minimum=1, maximum=100),
                             "n": integer("Evaluations looked at.", minimum=1, maximum=100),
@@ -642,7 +643,12 @@ def _rollback_schema() -> Schema:
                 model.RollbackMode,
                 default="Automatic",
             ),
-            "on": enum_of("Least severe verdict that triggers a rollback.", model.RollbackOn, default="critical"),
+            "on": enum_of(
+                'Least severe verdict that triggers a rollback. In YAML write the key quoted ("on": critical): '
+                "kubectl reads a bare on as the boolean true.",
+                model.RollbackOn,
+                default="critical",
+            ),
             "rules": array(
                 "Only these rules trigger a rollback (e.g. metric:accuracy, drift); empty: any rule at `on`.",
                 string("A rule name.", max_length=128),
