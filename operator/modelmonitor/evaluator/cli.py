@@ -186,13 +186,19 @@ def _evaluate(arguments: argparse.Namespace) -> int:
         run = run_evaluation(config, options)
     except EvaluatorError as error:
         logger.error("%s: %s", error.outcome, error.message)
-        _write_summary(_error(run_id, error.outcome, error.reason, error.message, started_at, model_version),
-                       arguments.summary, arguments.quiet)
+        _write_summary(
+            _error(run_id, error.outcome, error.reason, error.message, started_at, model_version),
+            arguments.summary,
+            arguments.quiet,
+        )
         return error.exit_code
     except Exception as error:  # a bug: say so, keep the summary, then show the traceback
         message = f"internal error ({type(error).__name__}); please report it with the log of this run"
-        _write_summary(_error(run_id, "internal_error", "InternalError", message, started_at, model_version),
-                       arguments.summary, arguments.quiet)
+        _write_summary(
+            _error(run_id, "internal_error", "InternalError", message, started_at, model_version),
+            arguments.summary,
+            arguments.quiet,
+        )
         traceback.print_exc(file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     for violation in run.result.get("violations", []):
@@ -244,9 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{error.message}\n")
         if arguments_list[:1] == ["evaluate"]:
             _write_summary(
-                _error(_default_run_id(), error.outcome, error.reason, error.message,
-                       datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), None),
-                None, False,
+                _error(
+                    _default_run_id(),
+                    error.outcome,
+                    error.reason,
+                    error.message,
+                    datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    None,
+                ),
+                None,
+                False,
             )
         return error.exit_code
     if arguments.command == "baseline":

@@ -120,9 +120,8 @@ class TableSource:
         timestamp_column: str | None = None,
         window: TimeWindow | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream the named columns (absent ones are filled with nulls), cut to ``window``."""
+        """Stream the named columns that exist (absent ones are skipped), cut to ``window``."""
         present = [column for column in columns if column in self.schema.names]
-        absent = [column for column in columns if column not in self.schema.names]
         read_columns = list(present)
         filtering = window is not None and timestamp_column is not None and (window.start or window.end)
         if filtering and timestamp_column not in read_columns:
@@ -139,8 +138,6 @@ class TableSource:
                         continue
                     if timestamp_column not in present:
                         batch = batch.drop_columns([timestamp_column])
-                for column in absent:
-                    batch = batch.append_column(column, pa.nulls(batch.num_rows))
                 yield batch
         except (OSError, pa.ArrowException) as error:
             raise _read_failure(self.uri, error) from None

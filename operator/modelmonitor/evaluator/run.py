@@ -115,13 +115,13 @@ def _check_schemas(config: EvaluationConfig, reference: TableSource, current: Ta
         numeric_roles["spec.data.columns.prediction"] = columns.prediction
         if config.labels is None:
             numeric_roles["spec.data.columns.target"] = columns.target
-    for field_path, column in numeric_roles.items():
-        if column is None or column not in current.schema.names:
+    for role_path, role_column in numeric_roles.items():
+        if role_column is None or role_column not in current.schema.names:
             continue
-        kind = current.schema.field(column).type
+        kind = current.schema.field(role_column).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
             raise DataError(
-                f"{field_path}: column {column!r} in {current.uri} has type {kind}, but a number is needed",
+                f"{role_path}: role_column {role_column!r} in {current.uri} has type {kind}, but a number is needed",
                 reason="WrongType",
             )
 
@@ -273,13 +273,22 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
         "startedAt": iso(started_at),
         "finishedAt": None,
         "data": {
-            "reference": {"uri": config.reference.uri, "files": len(reference.files.paths),
-                          "bytes": reference.files.total_bytes},
-            "current": {"uri": config.current.uri, "files": len(current.files.paths),
-                        "bytes": current.files.total_bytes,
-                        "window": None if drift_window is None else drift_window.to_dict()},
-            "labels": None if config.labels is None else {
-                "uri": config.labels.uri, "rows": labels.rows_read if labels else 0,
+            "reference": {
+                "uri": config.reference.uri,
+                "files": len(reference.files.paths),
+                "bytes": reference.files.total_bytes,
+            },
+            "current": {
+                "uri": config.current.uri,
+                "files": len(current.files.paths),
+                "bytes": current.files.total_bytes,
+                "window": None if drift_window is None else drift_window.to_dict(),
+            },
+            "labels": None
+            if config.labels is None
+            else {
+                "uri": config.labels.uri,
+                "rows": labels.rows_read if labels else 0,
                 "window": None if performance_window is None else performance_window.to_dict(),
             },
         },
@@ -298,9 +307,11 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
                 for rule in config.metrics
             ],
             "drift": {
-                "tests": list(config.drift.tests), "pValue": config.drift.p_value,
+                "tests": list(config.drift.tests),
+                "pValue": config.drift.p_value,
                 "psi": {"warning": config.drift.psi_warning, "critical": config.drift.psi_critical},
-                "datasetDriftShare": config.drift.dataset_drift_share, "correction": config.drift.correction,
+                "datasetDriftShare": config.drift.dataset_drift_share,
+                "correction": config.drift.correction,
             },
         },
         "metrics": metrics,
@@ -332,7 +343,13 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
             "application/json",
         )
     timings["write"] = time.perf_counter() - clock - sum(timings.values())
-    logger.info("evaluated %s rows against %s reference rows: %s", drift_rows, reference_rows, verdict.verdict)
+    logger.info(
+        "evaluated %s rows against %s reference rows: %s (seconds: %s)",
+        drift_rows,
+        reference_rows,
+        verdict.verdict,
+        ", ".join(f"{step} {seconds:.2f}" for step, seconds in timings.items()),
+    )
     return EvaluationRun(result=result, summary=build_summary(result), timings=timings)
 
 

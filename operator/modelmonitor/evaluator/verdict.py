@@ -83,45 +83,45 @@ def _metric_violations(rules: Sequence[MetricRule], metrics: Mapping[str, float 
     return violations
 
 
+def _number_or_none(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
+        return float(value)
+    return None
+
+
 def _feature_violations(drift: DriftConfig, features: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """One violation per drifted feature: critical when its PSI reaches the critical level, else warning."""
     violations = []
     for feature in features:
         if feature.get("status") != "drifted":
             continue
         name = str(feature.get("feature"))
-        psi = feature.get("psi")
         test = str(feature.get("test") or "drift")
-        if isinstance(psi, int | float) and not math.isnan(psi):
-            severity = "critical" if psi >= drift.psi_critical else "warning"
+        psi = _number_or_none(feature.get("psi"))
+        effect = _number_or_none(feature.get("effect"))
+        effect_threshold = _number_or_none(feature.get("effectThreshold"))
+        p_value = _number_or_none(feature.get("pValue"))
+        evidence = [] if p_value is None else [f"{test} p={format_value(p_value)}"]
+        if effect is not None:
+            limit = "" if effect_threshold is None else f" >= {format_value(effect_threshold)}"
+            evidence.append(f"effect {format_value(effect)}{limit}")
+        severity = "critical" if psi is not None and psi >= drift.psi_critical else "warning"
+        if psi is not None and psi >= drift.psi_warning:
+            value = psi
             threshold = drift.psi_critical if severity == "critical" else drift.psi_warning
-            reason = (
-                f"feature {name} drifted: PSI {format_value(psi)} is above the {severity} level "
-                f"{format_value(threshold)}"
-            )
-            if test != "psi" and feature.get("pValue") is not None:
-                reason += f" ({test} p={format_value(float(feature['pValue']))})"
-            violations.append(
-                Violation(
-                    rule=f"drift:{name}",
-                    value=float(psi),
-                    threshold=threshold,
-                    op="max",
-                    severity=severity,
-                    reason=reason,
-                )
-            )
+            reason = f"feature {name} drifted: PSI {format_value(psi)} reaches the {severity} level "
+            reason += format_value(threshold) + (f" ({', '.join(evidence[:1])})" if evidence else "")
         else:
-            effect = float(feature.get("effect") or feature.get("statistic") or 0.0)
-            violations.append(
-                Violation(
-                    rule=f"drift:{name}",
-                    value=effect,
-                    threshold=drift.p_value,
-                    op="max",
-                    severity=drift.severity,
-                    reason=f"feature {name} drifted ({test} statistic {format_value(effect)})",
-                )
+            value = effect if effect is not None else 0.0
+            threshold = effect_threshold if effect_threshold is not None else 0.0
+            if psi is not None:
+                evidence.append(f"PSI {format_value(psi)}")
+            reason = f"feature {name} drifted ({', '.join(evidence) or test})"
+        violations.append(
+            Violation(
+                rule=f"drift:{name}", value=value, threshold=threshold, op="max", severity=severity, reason=reason
             )
+        )
     return violations
 
 

@@ -80,7 +80,25 @@ def test_feature_drift_severity_follows_psi_levels() -> None:
     assert set(by_rule) == {"drift:age", "drift:income"}
     assert by_rule["drift:age"].severity == "critical"
     assert by_rule["drift:income"].severity == "warning"
-    assert "PSI 0.120 is above the warning level 0.100" in by_rule["drift:income"].reason
+    assert "PSI 0.120 reaches the warning level 0.100 (ks p=0.0001)" in by_rule["drift:income"].reason
+
+
+def test_drift_decided_by_an_effect_size_below_the_psi_levels_is_a_warning_naming_the_effect() -> None:
+    features = [
+        {
+            "feature": "tenure",
+            "status": "drifted",
+            "psi": 0.01,
+            "test": "ks",
+            "pValue": 1e-6,
+            "effect": 0.15,
+            "effectThreshold": 0.1,
+        }
+    ]
+    violation = decide({}, features, share=0.04, drifted=1).violations[0]
+    assert violation.severity == "warning"
+    assert (violation.value, violation.threshold) == (0.15, 0.1)
+    assert violation.reason == "feature tenure drifted (ks p=1e-06, effect 0.150 >= 0.100, PSI 0.010)"
 
 
 def test_dataset_drift_at_the_configured_share() -> None:

@@ -1,0 +1,215 @@
+"""The seam between the evaluator's edges and the statistics engine (``evaluator.stats``).
+
+Everything the CLI and the report need from the engine passes through here: building the column roles and
+drift settings from the parsed config, profiling the reference, feeding batches, and turning the engine's
+``EvaluationStats`` into the flat per-feature records the verdict, the summary and the report read. Keeping
+the translation in one module means a change in the engine's result shape is one edit, not five.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from modelmonitor.evaluator.config import EvaluationConfig
+from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
+from modelmonitor.evaluator.stats.baseline import build_reference_profile
+from modelmonitor.evaluator.stats.drift import DriftSettings
+from modelmonitor.evaluator.stats.profile import ReferenceProfile
+from modelmonitor.evaluator.stats.results import EvaluationStats
+from modelmonitor.evaluator.stats.roles import ColumnRoles
+
+__all__ = [
+    "StatsView",
+    "build_profile",
+    "consume",
+    "drift_settings",
+    "finalize",
+    "new_accumulator",
+    "profile_rows",
+    "roles_for",
+    "view",
+]
+
+BatchFactory = Callable[[], Iterator[pa.RecordBatch]]
+
+
+def roles_for(config: EvaluationConfig, reference_schema: pa.Schema) -> ColumnRoles:
+    columns = config.columns
+    return ColumnRoles(
+        target=columns.target if columns.target in reference_schema.names else None,
+        prediction=columns.prediction,
+        score=columns.score,
+        class_scores=dict(columns.probabilities),
+        categorical=columns.categorical,
+        features=config.drift.features,
+        exclude=columns.exclude,
+        id_columns=(config.labels.join_on,) if config.labels is not None else (),
+        timestamp_column=config.current.timestamp_column,
+    )
+
+
+def drift_settings(config: EvaluationConfig) -> DriftSettings:
+    drift = config.drift
+    return DriftSettings(
+        tests=drift.tests,
+        p_value=drift.p_value,
+        psi_warning=drift.psi_warning,
+        psi_critical=drift.psi_critical,
+        wasserstein_threshold=drift.wasserstein,
+        jensen_shannon_threshold=drift.jensen_shannon,
+        minimum_sample_size=drift.min_sample_size,
+        correction=drift.correction,  # type: ignore[arg-type]
+        dataset_drift_share=drift.dataset_drift_share,
+    )
+
+
+def build_profile(factory: BatchFactory, roles: ColumnRoles, config: EvaluationConfig) -> ReferenceProfile:
+    return build_reference_profile(factory, roles, config.task)  # type: ignore[arg-type]
+
+
+def profile_rows(profile: ReferenceProfile) -> int:
+    return profile.rows
+
+
+def new_accumulator(profile: ReferenceProfile, roles: ColumnRoles, config: EvaluationConfig) -> EvaluationAccumulator:
+    del roles, config  # the profile carries both
+    return EvaluationAccumulator(profile)
+
+
+def consume(accumulator: EvaluationAccumulator, batches: Iterable[pa.RecordBatch]) -> None:
+    for batch in batches:
+        accumulator.update(batch)
+
+
+def finalize(accumulator: EvaluationAccumulator, config: EvaluationConfig) -> EvaluationStats:
+    return accumulator.finalize(drift_settings(config))
+
+
+@dataclass
+class StatsView:
+    """The engine's result, flattened for the verdict, the summary and the report."""
+
+    metrics: dict[str, float | None]
+    estimated: dict[str, dict[str, float | None]]
+    confusion_matrix: dict[str, Any] | None
+    features: list[dict[str, Any]]
+    drift_share: float
+    drifted_count: int
+    dataset_drift: bool
+    drift_note: str
+    data_quality: dict[str, Any]
+    raw: dict[str, Any]
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _bin_label(edge: Any) -> str:
+    number = float(edge)
+    return f"{number:.3g}"
+
+
+def flatten_feature(feature: dict[str, Any]) -> dict[str, Any]:
+    """One feature's drift as a flat record: the gate test, PSI, effect and a plot-ready distribution."""
+    tests = feature.get("tests") or []
+    gate = tests[0] if tests else {}
+    psi = next((test for test in tests if test.get("test") == "psi"), None)
+    record: dict[str, Any] = {
+        "feature": feature.get("feature"),
+        "role": feature.get("role"),
+        "kind": feature.get("kind"),
+        "status": feature.get("status"),
+        "test": gate.get("test"),
+        "statistic": _finite(gate.get("statistic")),
+        "pValue": _finite(gate.get("adjustedPValue") if gate.get("adjustedPValue") is not None else gate.get("pValue")),
+        "effect": _finite(gate.get("effect")),
+        "effectThreshold": _finite(gate.get("threshold")),
+        "psi": None if psi is None else _finite(psi.get("statistic")),
+        "referenceCount": feature.get("referenceCount"),
+        "currentCount": feature.get("currentCount"),
+        "reason": feature.get("reason"),
+        "tests": tests,
+    }
+    distribution = feature.get("distribution")
+    if isinstance(distribution, dict) and distribution.get("bins"):
+        bins = distribution["bins"]
+        if distribution.get("kind") == "numeric":
+            labels = [_bin_label(edge) for edge in bins[:-1]]
+        else:
+            labels = [str(name) for name in bins]
+        record["distribution"] = {
+            "bins": labels,
+            "edges": bins if distribution.get("kind") == "numeric" else None,
+            "reference": distribution.get("reference"),
+            "current": distribution.get("current"),
+        }
+    return record
+
+
+def _quality(data_quality: dict[str, Any]) -> dict[str, Any]:
+    columns = data_quality.get("columns") or []
+    summary: dict[str, Any] = {
+        "missingColumns": data_quality.get("missingColumns") or [],
+        "addedColumns": data_quality.get("addedColumns") or [],
+        "changedTypes": data_quality.get("changedTypes") or {},
+        "missingShare": {},
+        "outOfRangeShare": {},
+        "unseenCategories": {},
+    }
+    for column in columns:
+        name = column.get("column")
+        missing, reference_missing = column.get("missingShare"), column.get("referenceMissingShare")
+        if missing is not None and missing > (reference_missing or 0.0) + 0.01:
+            summary["missingShare"][name] = missing
+        if column.get("outOfRangeShare"):
+            summary["outOfRangeShare"][name] = column["outOfRangeShare"]
+        if column.get("unseenShare"):
+            summary["unseenCategories"][name] = column.get("unseenCategories") or []
+    return summary
+
+
+def view(stats: EvaluationStats, performance: EvaluationStats, config: EvaluationConfig) -> StatsView:
+    """Drift and data quality from ``stats``; metrics from ``performance`` (the label-delayed window)."""
+    del config
+    drift_document = stats.to_dict()
+    performance_document = drift_document if performance is stats else performance.to_dict()
+    drift = drift_document["drift"]
+    features = [flatten_feature(feature) for feature in drift.get("features") or []]
+    notes = list(drift_document.get("notes") or [])
+    if drift.get("inconclusive"):
+        notes.append(f"{drift['inconclusive']} feature(s) inconclusive: too few values to decide")
+    raw = {
+        "task": drift_document.get("task"),
+        "metricBounds": performance_document.get("metricBounds"),
+        "referenceMetrics": performance_document.get("referenceMetrics"),
+        "predictionDrift": [flatten_feature(feature) for feature in drift.get("prediction") or []],
+        "targetDrift": None if drift.get("target") is None else flatten_feature(drift["target"]),
+        "modelBased": drift.get("modelBased") or [],
+        "correction": drift.get("correction"),
+        "dataQuality": drift_document.get("dataQuality"),
+    }
+    estimated = {
+        name: {key: _finite(value) for key, value in estimate.items()}
+        for name, estimate in (performance_document.get("estimated") or {}).items()
+    }
+    return StatsView(
+        metrics={name: _finite(value) for name, value in (performance_document.get("metrics") or {}).items()},
+        estimated=estimated,
+        confusion_matrix=performance_document.get("confusionMatrix"),
+        features=features,
+        drift_share=float(drift.get("share") or 0.0),
+        drifted_count=int(drift.get("drifted") or 0),
+        dataset_drift=bool(drift.get("datasetDrift")),
+        drift_note="; ".join(notes),
+        data_quality=_quality(drift_document.get("dataQuality") or {}),
+        raw=raw,
+    )
