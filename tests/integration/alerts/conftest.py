@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 from tests.integration.alerts.servers import HttpRecorder, SelfSignedCertificate, SmtpSink, self_signed_certificate
 
@@ -32,3 +33,13 @@ def http_recorder() -> Iterator[HttpRecorder]:
     recorder.start()
     yield recorder
     recorder.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone server (SNS and friends) on a free loopback port; yields its endpoint URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
