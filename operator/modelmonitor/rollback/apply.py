@@ -118,7 +118,7 @@ def _call(action: Callable[[], Result], doing: str, subject: str, verb: str) -> 
             ) from None
         if error.status == 404:
             raise RollbackTargetNotFound(f"cannot {doing} {subject}: it does not exist ({message})") from None
-        if error.status == 409 or (error.status == 422 and "test" in message.lower()):
+        if error.status == 409:
             raise RollbackConflict(
                 f"{subject} changed after it was read, so the rollback patch was not applied ({message}); "
                 "it will be planned again from the new state"
@@ -163,17 +163,46 @@ def apply_patch(
         options: dict[str, Any] = {"field_manager": field_manager}
         if server_dry_run:
             options["dry_run"] = "All"
-        patched = resource.patch(
-            body=planned.operations,
-            name=reference.name,
-            namespace=reference.namespace,
-            content_type=planned.content_type,
-            **options,
-        )
+        try:
+            patched = resource.patch(
+                body=planned.operations,
+                name=reference.name,
+                namespace=reference.namespace,
+                content_type=planned.content_type,
+                **options,
+            )
+        except ApiException as error:
+            if error.status == 422 and _is_unexplained(error):
+                raise _explain_unapplicable_patch(api_client, reference, planned) from None
+            raise
         result: dict[str, Any] = patched.to_dict()
         return result
 
     return _call(patch, "patch", subject, "patch")
+
+
+def _is_unexplained(error: ApiException) -> bool:
+    """A JSON patch that cannot be applied (a failed ``test``, a missing path) gets a 422 without causes."""
+    try:
+        details = json.loads(error.body or "{}").get("details") or {}
+    except (ValueError, AttributeError):
+        return False
+    return not details.get("causes")
+
+
+def _explain_unapplicable_patch(
+    api_client: ApiClient, reference: TargetReference, planned: PlannedPatch
+) -> RollbackError:
+    current = read_target(api_client, reference)
+    if not planned.guards_hold(current):
+        return RollbackConflict(
+            f"{reference} changed after it was read, so the rollback patch was not applied; "
+            "it will be planned again from the new state"
+        )
+    return RollbackApiError(
+        f"the rollback patch cannot be applied to {reference}: one of its paths does not exist in the object "
+        f"(check spec.rollback.target; patch: {json.dumps(planned.operations)})"
+    )
 
 
 def inspect_target(

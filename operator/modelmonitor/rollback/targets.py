@@ -57,6 +57,14 @@ class PlannedPatch:
     from_version: str | None = None
     content_type: str = JSON_PATCH
 
+    def guards_hold(self, obj: JsonObject) -> bool:
+        """Whether every ``test`` operation of the patch still holds on ``obj`` (it has not changed since)."""
+        return all(
+            _lookup(obj, parse_field_path(operation["path"])) == operation.get("value")
+            for operation in self.operations
+            if operation.get("op") == "test"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The form stored in status (dry runs and proposals show exactly what would be sent)."""
         return {

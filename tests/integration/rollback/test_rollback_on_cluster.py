@@ -61,7 +61,7 @@ def rbac(client: kubernetes.client.ApiClient) -> Any:
 
 
 def extensions_api(client: kubernetes.client.ApiClient) -> Any:
-    return extensions_api(client)
+    return kubernetes.client.ApiextensionsV1Api(client)
 
 
 def wait_for(probe: Callable[[], Value | None], what: str, timeout: float = 30.0) -> Value:

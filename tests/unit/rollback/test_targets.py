@@ -366,3 +366,11 @@ def test_invalid_target_specs_name_the_field(spec: dict[str, Any], message: str)
 
 def test_adapters_satisfy_the_protocol() -> None:
     assert isinstance(build_target(DEPLOYMENT), RollbackTarget)
+
+
+def test_guards_hold_until_the_object_changes() -> None:
+    obj = deployment("registry.local/model:2")
+    planned = build_target(DEPLOYMENT).plan_patch(obj, "1")
+
+    assert planned.guards_hold(obj)
+    assert not planned.guards_hold(deployment("registry.local/model:3"))
