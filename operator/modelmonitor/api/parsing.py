@@ -206,7 +206,7 @@ def _parse_time(value: Any, schema: Schema, path: str) -> datetime:
 
 
 def dump_spec(spec: MonitorSpec) -> dict[str, Any]:
-    """The spec dict of a typed spec (fields left at ``None`` are omitted), the inverse of ``parse_spec``."""
+    """The spec dict of a typed spec, the inverse of ``parse_spec``; ``None`` and empty lists are omitted."""
     dumped = dump_value(spec)
     assert isinstance(dumped, dict)
     return dumped
@@ -217,7 +217,7 @@ def dump_value(value: Any) -> Any:
         return {
             json_name(spec_field): dump_value(getattr(value, spec_field.name))
             for spec_field in dataclasses.fields(value)
-            if getattr(value, spec_field.name) is not None
+            if getattr(value, spec_field.name) not in (None, [], {})
         }
     if isinstance(value, list):
         return [dump_value(item) for item in value]

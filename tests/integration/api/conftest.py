@@ -28,12 +28,13 @@ def install_crd(api_client: Any, timeout: float = 60.0) -> None:
     except kubernetes.client.ApiException as error:
         if error.status != 409:
             raise
-        current = extensions.read_custom_resource_definition(CRD_NAME)
+        current: Any = extensions.read_custom_resource_definition(CRD_NAME)
         body["metadata"]["resourceVersion"] = current.metadata.resource_version
         extensions.replace_custom_resource_definition(CRD_NAME, body)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        conditions = extensions.read_custom_resource_definition(CRD_NAME).status.conditions or []
+        crd: Any = extensions.read_custom_resource_definition(CRD_NAME)
+        conditions = crd.status.conditions or []
         if any(condition.type == "Established" and condition.status == "True" for condition in conditions):
             return
         time.sleep(0.2)

@@ -261,9 +261,10 @@ INVALID = [
 
 def _submit(kube_cluster: Any, namespace: str, monitor: dict[str, Any]) -> dict[str, Any]:
     with kube_cluster.api_client() as client:
-        created: dict[str, Any] = kubernetes.client.CustomObjectsApi(client).create_namespaced_custom_object(
+        created = kubernetes.client.CustomObjectsApi(client).create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, monitor, dry_run="All"
         )
+    assert isinstance(created, dict)
     return created
 
 
@@ -282,7 +283,7 @@ def test_invalid_monitor_is_refused_naming_the_field(
     with pytest.raises(kubernetes.client.ApiException) as refused:
         _submit(kube_cluster, monitor_namespace, _unique(monitor))
     assert refused.value.status == 422, refused.value.body
-    message = json.loads(refused.value.body)["message"]
+    message = json.loads(str(refused.value.body))["message"]
     for expected in invalid.expected:
         assert expected in message, message
 
