@@ -26,10 +26,10 @@ from modelmonitor.evaluator.stats.results import (
     DataQuality,
     Distribution,
     DriftResult,
+    DriftTestResult,
     EstimatedMetric,
     EvaluationStats,
     FeatureDrift,
-    TestResult,
 )
 from modelmonitor.evaluator.stats.roles import TASKS, ColumnRoles, Task
 
@@ -44,6 +44,7 @@ __all__ = [
     "Distribution",
     "DriftResult",
     "DriftSettings",
+    "DriftTestResult",
     "EstimatedMetric",
     "EvaluationAccumulator",
     "EvaluationStats",
@@ -54,6 +55,5 @@ __all__ = [
     "StatsDataError",
     "StatsError",
     "Task",
-    "TestResult",
     "build_reference_profile",
 ]

@@ -48,9 +48,9 @@ from modelmonitor.evaluator.stats.results import (
     ConfusionMatrix,
     DataQuality,
     DriftResult,
+    DriftTestResult,
     EvaluationStats,
     FeatureDrift,
-    TestResult,
 )
 from modelmonitor.evaluator.stats.roles import ColumnRoles, Task
 
@@ -396,7 +396,7 @@ class EvaluationAccumulator:
             model_based=self._model_based(settings),
         )
 
-    def _model_based(self, settings: DriftSettings) -> list[TestResult]:
+    def _model_based(self, settings: DriftSettings) -> list[DriftTestResult]:
         wanted = [test for test in ("classifier", "isolation_forest") if test in settings.tests]
         if not wanted:
             return []

@@ -43,7 +43,7 @@ from scipy.spatial import distance as scipy_distance
 
 from modelmonitor.evaluator.stats.columns import CategoricalColumnState, FloatArray, NumericColumnState
 from modelmonitor.evaluator.stats.errors import StatsConfigError
-from modelmonitor.evaluator.stats.results import Distribution, DriftStatus, FeatureDrift, TestResult
+from modelmonitor.evaluator.stats.results import Distribution, DriftStatus, DriftTestResult, FeatureDrift
 
 __all__ = [
     "DRIFT_TESTS",
@@ -354,7 +354,7 @@ def evaluate_numeric_column(
     reference_shares = _shares(_group(reference.histogram, boundaries))
     current_shares = _shares(_group(current.histogram, boundaries))
     results = [
-        TestResult(
+        DriftTestResult(
             "ks",
             statistic,
             ks_p_value(statistic, reference_count, current_count),
@@ -375,7 +375,7 @@ def evaluate_numeric_column(
                 current_count,
             )
             results.append(
-                TestResult(
+                DriftTestResult(
                     "ttest",
                     t_statistic,
                     p_value,
@@ -387,11 +387,11 @@ def evaluate_numeric_column(
             )
         elif test == "psi":
             value = population_stability_index(reference_shares, current_shares)
-            results.append(TestResult("psi", value, None, value, settings.psi_warning, False, bound=0.0))
+            results.append(DriftTestResult("psi", value, None, value, settings.psi_warning, False, bound=0.0))
         elif test == "wasserstein":
             bound_normed = wasserstein_bound / reference_std if reference_std > 0 else None
             results.append(
-                TestResult(
+                DriftTestResult(
                     "wasserstein",
                     normed_wasserstein,
                     None,
@@ -404,7 +404,7 @@ def evaluate_numeric_column(
         elif test == "jensen_shannon":
             value = jensen_shannon_distance(reference_shares, current_shares)
             results.append(
-                TestResult(
+                DriftTestResult(
                     "jensen_shannon", value, None, value, settings.jensen_shannon_threshold, False, bound=0.0
                 )
             )
@@ -438,17 +438,17 @@ def evaluate_categorical_column(
     js_distance = jensen_shannon_distance(reference_shares, current_shares)
     statistic, p_value = chi_square_homogeneity(reference_counts, current_counts)
     results = [
-        TestResult(
+        DriftTestResult(
             "chi2", statistic, p_value, js_distance, settings.jensen_shannon_threshold, False, bound=0.0
         )
     ]
     for test in settings.tests:
         if test == "psi":
             value = population_stability_index(reference_shares, current_shares)
-            results.append(TestResult("psi", value, None, value, settings.psi_warning, False, bound=0.0))
+            results.append(DriftTestResult("psi", value, None, value, settings.psi_warning, False, bound=0.0))
         elif test == "jensen_shannon":
             results.append(
-                TestResult(
+                DriftTestResult(
                     "jensen_shannon",
                     js_distance,
                     None,

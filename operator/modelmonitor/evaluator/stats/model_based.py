@@ -18,7 +18,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from modelmonitor.evaluator.stats.columns import FloatArray
 from modelmonitor.evaluator.stats.reservoir import RowReservoir
-from modelmonitor.evaluator.stats.results import TestResult
+from modelmonitor.evaluator.stats.results import DriftTestResult
 
 __all__ = ["domain_classifier_test", "encode_sample", "isolation_forest_test"]
 
@@ -44,7 +44,7 @@ def encode_sample(sample: RowReservoir, numeric: list[str], categorical: dict[st
 
 def domain_classifier_test(
     reference: FloatArray, current: FloatArray, threshold: float, p_value_limit: float, seed: int
-) -> TestResult | None:
+) -> DriftTestResult | None:
     """Cross-validated ROC AUC of a classifier telling reference rows from current rows."""
     if min(len(reference), len(current)) < _MINIMUM_ROWS or reference.shape[1] == 0:
         return None
@@ -57,14 +57,14 @@ def domain_classifier_test(
     p_value = float(
         scipy_stats.mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="greater").pvalue
     )
-    return TestResult(
+    return DriftTestResult(
         "classifier", auc, p_value, auc, threshold, bool(p_value < p_value_limit and auc >= threshold)
     )
 
 
 def isolation_forest_test(
     reference: FloatArray, current: FloatArray, threshold: float, p_value_limit: float, seed: int
-) -> TestResult | None:
+) -> DriftTestResult | None:
     """Share of current rows an isolation forest trained on the reference calls anomalous, vs the baseline."""
     if min(len(reference) // 2, len(current)) < _MINIMUM_ROWS or reference.shape[1] == 0:
         return None
@@ -81,7 +81,7 @@ def isolation_forest_test(
     expected = min(max(baseline, 1.0 / len(holdout)), 1.0)
     p_value = float(scipy_stats.binomtest(anomalies, len(current), expected, alternative="greater").pvalue)
     effect = share - baseline
-    return TestResult(
+    return DriftTestResult(
         "isolation_forest",
         share,
         p_value,

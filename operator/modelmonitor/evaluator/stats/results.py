@@ -19,10 +19,10 @@ __all__ = [
     "Distribution",
     "DriftResult",
     "DriftStatus",
+    "DriftTestResult",
     "EstimatedMetric",
     "EvaluationStats",
     "FeatureDrift",
-    "TestResult",
     "to_jsonable",
 ]
 
@@ -57,7 +57,7 @@ def to_jsonable(value: Any) -> Any:
 
 
 @dataclasses.dataclass
-class TestResult:
+class DriftTestResult:
     """One drift test on one column (or, for model-based tests, on the whole feature set).
 
     ``effect`` is the effect size that gates the decision and ``threshold`` its limit; ``bound`` is the
@@ -97,7 +97,7 @@ class FeatureDrift:
     role: str
     kind: str
     status: DriftStatus
-    tests: list[TestResult]
+    tests: list[DriftTestResult]
     reference_count: int
     current_count: int
     distribution: Distribution | None = None
@@ -119,7 +119,7 @@ class DriftResult:
     correction: str
     prediction: list[FeatureDrift] = dataclasses.field(default_factory=list)
     target: FeatureDrift | None = None
-    model_based: list[TestResult] = dataclasses.field(default_factory=list)
+    model_based: list[DriftTestResult] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
