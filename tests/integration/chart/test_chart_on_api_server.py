@@ -5,6 +5,7 @@
    release namespace) accept it.
 2. The rendered RBAC and ServiceAccounts applied for real, then asked through SubjectAccessReviews: the operator
    may do what it needs, a forbidden verb stays forbidden, the evaluator may do nothing at all.
+3. `helm install`, `helm upgrade` (switching RBAC mode) and `helm uninstall` of the chart.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 
 from tests.conftest import KubeCluster
-from tests.unit.chart.rendering import render_text, tool
+from tests.unit.chart.rendering import CHART_DIR, render_text, tool
 
 pytestmark = pytest.mark.cluster
 
@@ -202,3 +204,48 @@ def test_evaluator_may_do_nothing(kube_cluster: KubeCluster, installed_rbac: dic
     with kube_cluster.api_client() as client:
         account = kubernetes.client.CoreV1Api(client).read_namespaced_service_account("modelmonitor-evaluator", watched)
     assert account.automount_service_account_token is False
+
+
+# -- helm's own lifecycle ----------------------------------------------------------------------------------
+
+
+def helm_in_cluster(cluster: KubeCluster, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cluster.env | {f"HELM_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    return subprocess.run([str(tool("helm")), *args], capture_output=True, text=True, env=env, timeout=180, check=False)
+
+
+def test_install_upgrade_uninstall(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    # replicaCount 0: no operator Pod (a node agent of this session would otherwise run it); --skip-crds: the
+    # CRD is shared with other tests of the session and is covered by the dry-run above.
+    namespace = kube_cluster.create_namespace("mm-helm")
+    watched = kube_cluster.create_namespace("risk")
+    release = f"mm-{uuid.uuid4().hex[:6]}"
+    fullname = f"{release}-modelmonitor-operator"
+    common = ["--namespace", namespace, "--skip-crds", "--set", "replicaCount=0"]
+    installed = helm_in_cluster(kube_cluster, tmp_path, "install", release, str(CHART_DIR), *common)
+    assert installed.returncode == 0, installed.stderr
+    assert "kubectl --namespace" in installed.stdout  # NOTES.txt
+    with kube_cluster.api_client() as client:
+        rbac = kubernetes.client.RbacAuthorizationV1Api(client)
+        subjects = rbac.read_cluster_role_binding(fullname).subjects or []
+        assert [subject.namespace for subject in subjects] == [namespace]
+        assert kubernetes.client.AppsV1Api(client).read_namespaced_deployment(fullname, namespace).spec.replicas == 0
+
+    # Switching to watchNamespaces replaces the cluster-wide grants with a Role in the watched namespace.
+    upgraded = helm_in_cluster(
+        kube_cluster, tmp_path, "upgrade", release, str(CHART_DIR), *common, "--set", f"watchNamespaces={{{watched}}}"
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    with kube_cluster.api_client() as client:
+        rbac = kubernetes.client.RbacAuthorizationV1Api(client)
+        assert rbac.read_namespaced_role(fullname, watched).rules
+        cluster_role = rbac.read_cluster_role(fullname)
+        assert {resource for rule in cluster_role.rules or [] for resource in rule.resources or []} == {
+            "customresourcedefinitions"
+        }
+
+    uninstalled = helm_in_cluster(kube_cluster, tmp_path, "uninstall", release, "--namespace", namespace)
+    assert uninstalled.returncode == 0, uninstalled.stderr
+    with kube_cluster.api_client() as client, pytest.raises(kubernetes.client.ApiException) as gone:
+        kubernetes.client.RbacAuthorizationV1Api(client).read_cluster_role(fullname)
+    assert gone.value.status == 404
