@@ -234,13 +234,15 @@ def sms_text(notification: Notification) -> str:
     else:
         what = "rollback" + (f": {notification.message}" if notification.message else "")
     pointer = _to_gsm7(f". See {where_to_look(notification)}")
-    head = _to_gsm7(f"{tag} {target}: ")
     what = _to_gsm7(what)
-    room = SMS_SEGMENT_LIMIT - len(head) - len(pointer)
-    if room >= 12:
-        return head + _shorten(what, room) + pointer
-    # very long names: keep the head and as much of the pointer as fits
-    return _shorten(head + _shorten(what, 20) + pointer, SMS_SEGMENT_LIMIT)
+    # the pointer names the monitor too, so with long names the head gives up the target first
+    for head in (f"{tag} {target}: ", f"{tag}{_version_suffix(notification)}: ", f"{tag}: "):
+        head = _to_gsm7(head)
+        room = SMS_SEGMENT_LIMIT - len(head) - len(pointer)
+        if room >= 20:
+            return head + _shorten(what, room) + pointer
+    # names so long that even the pointer does not fit: keep what happened and as much of the pointer as fits
+    return _shorten(_to_gsm7(f"{tag}: ") + _shorten(what, 40) + pointer, SMS_SEGMENT_LIMIT)
 
 
 def generic_payload(notification: Notification) -> dict[str, Any]:
