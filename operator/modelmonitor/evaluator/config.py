@@ -22,6 +22,7 @@ from modelmonitor.evaluator.errors import ConfigError
 
 __all__ = [
     "FORMATS",
+    "format_of_path",
     "METRICS_BY_TASK",
     "TASKS",
     "ColumnMapping",
@@ -81,7 +82,7 @@ class DataSource:
     """One dataset: a local path or ``s3://bucket/key``; a single file or a prefix of many."""
 
     uri: str
-    format: str
+    format: str | None
     field_path: str
     timestamp_column: str | None = None
     window: timedelta | None = None
@@ -92,7 +93,7 @@ class LabelSource:
     """Delayed ground truth joined to the current data on ``join_on``."""
 
     uri: str
-    format: str
+    format: str | None
     join_on: str
     column: str
     delay: timedelta | None = None
@@ -233,15 +234,19 @@ def _check_uri(uri: str, field_path: str) -> str:
     return uri
 
 
-def _format(value: object, uri: str, field_path: str) -> str:
+def _format(value: object, uri: str, field_path: str) -> str | None:
     declared = _string(value, field_path)
     if declared is not None:
         declared = declared.lower()
         if declared not in FORMATS:
             raise ConfigError(f"{field_path}: must be one of {', '.join(FORMATS)}, got {declared!r}")
         return declared
-    suffix = Path(uri.rstrip("/")).suffix.lower()
-    return _EXTENSION_FORMATS.get(suffix, "parquet")
+    return format_of_path(uri)
+
+
+def format_of_path(path: str) -> str | None:
+    """The format a file name implies (``None`` when its suffix says nothing: a prefix, say)."""
+    return _EXTENSION_FORMATS.get(Path(path.rstrip("/")).suffix.lower())
 
 
 def _data_source(raw: object, field_path: str, *, windowed: bool) -> DataSource:

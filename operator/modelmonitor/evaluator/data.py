@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from modelmonitor.evaluator.config import ColumnMapping, EvaluationConfig, LabelSource
+from modelmonitor.evaluator.config import ColumnMapping, EvaluationConfig, LabelSource, format_of_path
 from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
 from modelmonitor.evaluator.storage import ResolvedFiles, list_files
 
@@ -60,7 +60,10 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _file_format(name: str) -> ds.FileFormat | str:
+def _file_format(name: str | None, paths: tuple[str, ...]) -> ds.FileFormat | str:
+    """The declared format, else the one the files' suffixes imply, else Parquet."""
+    if name is None:
+        name = next((found for found in map(format_of_path, paths) if found is not None), "parquet")
     if name == "csv":
         return ds.CsvFileFormat()
     if name == "jsonl":
@@ -89,12 +92,14 @@ def _read_failure(uri: str, error: Exception) -> Exception:
 class TableSource:
     """A re-iterable stream of record batches over one configured dataset."""
 
-    def __init__(self, files: ResolvedFiles, format_name: str, field_path: str) -> None:
+    def __init__(self, files: ResolvedFiles, format_name: str | None, field_path: str) -> None:
         self.files = files
         self.field_path = field_path
         self.uri = files.location.uri
         try:
-            self._dataset = ds.dataset(list(files.paths), filesystem=files.filesystem, format=_file_format(format_name))
+            self._dataset = ds.dataset(
+                list(files.paths), filesystem=files.filesystem, format=_file_format(format_name, files.paths)
+            )
             self.schema: pa.Schema = self._dataset.schema
         except (OSError, pa.ArrowException) as error:
             raise _read_failure(self.uri, error) from None
@@ -152,7 +157,7 @@ class TableSource:
         return lambda: self.batches(columns, timestamp_column=timestamp_column, window=window)
 
 
-def open_source(uri: str, format_name: str, field_path: str) -> TableSource:
+def open_source(uri: str, format_name: str | None, field_path: str) -> TableSource:
     return TableSource(list_files(uri, field_path), format_name, field_path)
 
 

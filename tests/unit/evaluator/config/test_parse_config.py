@@ -66,7 +66,7 @@ def test_a_full_config_parses_into_typed_fields() -> None:
     assert config.model_version == "7"
     assert config.current.window == timedelta(hours=24)
     assert config.current.timestamp_column == "ts"
-    assert config.current.format == "parquet"
+    assert config.current.format is None  # a prefix: the files' suffixes decide
     assert config.labels is not None
     assert config.labels.column == "label"
     assert config.labels.delay == timedelta(days=2)
