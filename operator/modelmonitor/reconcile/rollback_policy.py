@@ -25,7 +25,6 @@ Guarantees, in the order they are checked:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +32,9 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any, TypedDict
 
+from modelmonitor.api.durations import parse_duration
+from modelmonitor.api.errors import SpecError
+from modelmonitor.api.model import RollbackSpec
 from modelmonitor.reconcile.versions import (
     INCONCLUSIVE_VERDICTS,
     evaluation_timeline,
@@ -49,14 +51,13 @@ __all__ = [
     "RollbackMode",
     "TargetState",
     "decide_rollback",
-    "parse_duration",
     "record_rollback",
     "violated_rules",
 ]
 
 APPROVE_ROLLBACK_ANNOTATION = "modelmonitor.io/approve-rollback"
 DEFAULT_HISTORY_LIMIT = 20
-DEFAULT_CONSECUTIVE_VIOLATIONS = 2
+DEFAULT_CONSECUTIVE_VIOLATIONS = 1
 DEFAULT_COOLDOWN = "1h"
 DEFAULT_MAX_ROLLBACKS = 3
 DEFAULT_MAX_ROLLBACKS_WINDOW = "24h"
@@ -148,34 +149,23 @@ class _InvalidPolicy(ValueError):
     pass
 
 
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+def _policy_of_model(spec: RollbackSpec) -> _Policy:
+    return _Policy(
+        enabled=spec.enabled,
+        mode=RollbackMode(spec.mode),
+        on=spec.on,
+        rules=tuple(spec.rules),
+        consecutive_violations=spec.consecutive_violations,
+        cooldown=spec.cooldown,
+        max_rollbacks=spec.max_rollbacks.count,
+        max_rollbacks_window=spec.max_rollbacks.window,
+        dry_run=spec.dry_run,
+    )
 
 
-def parse_duration(text: str | int | float, *, field: str = "duration") -> timedelta:
-    """``"90s"``, ``"30m"``, ``"6h"``, ``"1d"``, ``"1h30m"`` or a number of seconds; ``field`` names the spec field."""
-    if isinstance(text, bool):
-        raise ValueError(f"{field} must be a duration such as 30m or 6h (got {text!r})")
-    if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError(f"{field} must not be negative (got {text!r})")
-        return timedelta(seconds=text)
-    compact = text.strip()
-    if compact.isdigit():
-        return timedelta(seconds=int(compact))
-    position = 0
-    seconds = 0.0
-    for match in _DURATION_PART.finditer(compact):
-        if match.start() != position:
-            break
-        seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    if position != len(compact) or not compact:
-        raise ValueError(f"{field} must be a duration such as 30m, 6h or 1h30m (got {text!r})")
-    return timedelta(seconds=seconds)
-
-
-def _read_policy(spec: Mapping[str, Any]) -> _Policy:
+def _read_policy(spec: RollbackSpec | Mapping[str, Any]) -> _Policy:
+    if isinstance(spec, RollbackSpec):
+        return _policy_of_model(spec)
     prefix = "spec.rollback"
     mode_text = str(spec.get("mode", RollbackMode.AUTOMATIC.value))
     try:
@@ -202,7 +192,7 @@ def _read_policy(spec: Mapping[str, Any]) -> _Policy:
         window = parse_duration(
             limits.get("window", DEFAULT_MAX_ROLLBACKS_WINDOW), field=f"{prefix}.maxRollbacks.window"
         )
-    except ValueError as error:
+    except SpecError as error:
         raise _InvalidPolicy(str(error)) from None
     return _Policy(
         enabled=bool(spec.get("enabled", False)),
@@ -278,7 +268,7 @@ def _candidate_problem(
 
 
 def decide_rollback(
-    rollback_spec: Mapping[str, Any] | None,
+    rollback_spec: RollbackSpec | Mapping[str, Any] | None,
     status: Mapping[str, Any],
     summary: Mapping[str, Any] | None,
     target_state: TargetState,
@@ -288,6 +278,8 @@ def decide_rollback(
     evaluated_version: str | None = None,
 ) -> RollbackDecision:
     """Decide what to do about rollback after an evaluation (``summary``) or an annotation change (None).
+
+    ``rollback_spec`` is the parsed ``MonitorSpec.rollback`` or the raw ``spec.rollback`` mapping.
 
     ``status["versions"]`` must already include the evaluation in ``summary`` (call
     :func:`modelmonitor.reconcile.versions.record_evaluation` first). ``evaluated_version`` is the version the

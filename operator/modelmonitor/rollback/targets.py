@@ -19,11 +19,13 @@ overwriting someone else's deployment.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from modelmonitor.api.model import RollbackTarget as RollbackTargetSpec
 from modelmonitor.rollback.errors import RollbackTargetInvalid, RollbackVersionUnknown
 
 __all__ = [
@@ -186,12 +188,9 @@ def _container_index(obj: JsonObject, container: str | None, kind: str) -> int:
     containers = _lookup(obj, ["spec", "template", "spec", "containers"]) or []
     names = [str(item.get("name", "")) for item in containers]
     if container is None:
-        if len(names) == 1:
-            return 0
-        raise RollbackTargetInvalid(
-            f"{_describe(obj, kind)} has {len(names)} containers ({', '.join(names)}): "
-            f"{SPEC_PREFIX}.container must name the one that serves the model"
-        )
+        if names:
+            return 0  # the CRD documents the first container as the default
+        raise RollbackTargetInvalid(f"{_describe(obj, kind)} has no containers")
     if container not in names:
         raise RollbackTargetInvalid(
             f"{_describe(obj, kind)} has no container {container!r} "
@@ -549,9 +548,9 @@ def _build_codec(spec: JsonObject, source: str) -> _Codec:
     template = _optional_text(spec, "valueTemplate")
     if versions is not None and template is not None:
         raise RollbackTargetInvalid(f"{SPEC_PREFIX}.versions and {SPEC_PREFIX}.valueTemplate exclude each other")
-    if versions is not None:
-        if not isinstance(versions, Mapping) or not versions:
-            raise RollbackTargetInvalid(f"{SPEC_PREFIX}.versions must map versions to values")
+    if versions is not None and not isinstance(versions, Mapping):
+        raise RollbackTargetInvalid(f"{SPEC_PREFIX}.versions must map versions to values")
+    if versions:
         mapping = {str(version): str(value) for version, value in versions.items()}
         if len(set(mapping.values())) != len(mapping):
             raise RollbackTargetInvalid(
@@ -576,16 +575,57 @@ def _default_source(spec: JsonObject, group_kind: tuple[str, str]) -> str:
     return "field"
 
 
-def build_target(target_spec: JsonObject) -> RollbackTarget:
+def _as_mapping(target_spec: RollbackTargetSpec | JsonObject) -> JsonObject:
+    if isinstance(target_spec, RollbackTargetSpec):
+        return {
+            "apiVersion": target_spec.api_version,
+            "kind": target_spec.kind,
+            "name": target_spec.name,
+            "container": target_spec.container,
+            "versionFrom": target_spec.version_from,
+            "env": target_spec.env,
+            "annotation": target_spec.annotation,
+            "fieldPath": target_spec.field_path,
+            "jsonPatchTemplate": target_spec.json_patch_template,
+            "versions": dict(target_spec.versions),
+            # requested of the api package; read when the model carries it
+            "valueTemplate": getattr(target_spec, "value_template", None),
+        }
+    return target_spec
+
+
+def _patch_template(template: Any) -> tuple[Mapping[str, Any], ...] | None:
+    """``jsonPatchTemplate`` as the CRD stores it (JSON text) or already parsed (a list of operations)."""
+    if template is None:
+        return None
+    if isinstance(template, str):
+        try:
+            template = json.loads(template)
+        except ValueError as error:
+            raise RollbackTargetInvalid(
+                f"{SPEC_PREFIX}.jsonPatchTemplate must be a JSON array of JSON patch operations "
+                f"with {{version}} inside strings ({error})"
+            ) from None
+    if not isinstance(template, list) or not template or not all(isinstance(op, Mapping) for op in template):
+        raise RollbackTargetInvalid(f"{SPEC_PREFIX}.jsonPatchTemplate must be a non-empty list of operations")
+    return tuple(template)
+
+
+def build_target(target_spec: RollbackTargetSpec | JsonObject) -> RollbackTarget:
     """Assemble the adapter described by ``spec.rollback.target``; raises RollbackTargetInvalid if unusable.
+
+    Takes the parsed model (``modelmonitor.api.RollbackTarget``) or the raw camelCase mapping.
 
     Fields: ``apiVersion``, ``kind``, ``name`` (required); ``versionFrom`` (image | env | annotation | field;
     defaults to image for Deployments and StatefulSets, field otherwise); ``container``; ``env`` (default
     MODEL_VERSION); ``annotation``; ``fieldPath`` (dotted path or JSON pointer; for an InferenceService it
     defaults to the predictor's storageUri); ``versions`` (version -> value) or ``valueTemplate`` (with
     ``{version}``); ``jsonPatchTemplate`` (JSON patch operations whose strings may hold ``{version}`` and
-    ``{value}``), for resources whose version cannot be set through a single field.
+    ``{value}``, as JSON text or a list), for resources whose version cannot be set through a single field.
+    ``container`` defaults to the first container; ``versionFrom: image`` (the CRD's default) on a kind
+    without a pod template means the kind's version field.
     """
+    target_spec = _as_mapping(target_spec)
     api_version = _required_text(target_spec, "apiVersion")
     kind = _required_text(target_spec, "kind")
     name = _required_text(target_spec, "name")
@@ -597,13 +637,11 @@ def build_target(target_spec: JsonObject) -> RollbackTarget:
             f"{SPEC_PREFIX}.versionFrom must be one of {', '.join(VERSION_SOURCES)} (got {source!r})"
         )
     container = _optional_text(target_spec, "container")
-    template = target_spec.get("jsonPatchTemplate")
-    if template is not None and (
-        not isinstance(template, list) or not template or not all(isinstance(op, Mapping) for op in template)
-    ):
-        raise RollbackTargetInvalid(f"{SPEC_PREFIX}.jsonPatchTemplate must be a non-empty list of operations")
+    template = _patch_template(target_spec.get("jsonPatchTemplate"))
     is_workload = group_kind in WORKLOAD_KINDS
-    if source in ("image", "env", "annotation") and not is_workload:
+    if source == "image" and not is_workload:
+        source = "field"  # the CRD defaults versionFrom to image; other kinds keep their version in a field
+    if source in ("env", "annotation") and not is_workload:
         raise RollbackTargetInvalid(
             f"{SPEC_PREFIX}.versionFrom {source} needs a pod template: use it with apps/v1 Deployment or "
             f"StatefulSet, or use versionFrom field for {kind}"
@@ -644,5 +682,5 @@ def build_target(target_spec: JsonObject) -> RollbackTarget:
         location=location,
         codec=_build_codec(target_spec, source),
         rollout=rollout,
-        patch_template=tuple(template) if template is not None else None,
+        patch_template=template,
     )

@@ -8,13 +8,13 @@ from typing import Any, ClassVar
 
 import pytest
 
+from modelmonitor.api.model import RollbackSpec
 from modelmonitor.reconcile.rollback_policy import (
     APPROVE_ROLLBACK_ANNOTATION,
     RollbackAction,
     RollbackDecision,
     TargetState,
     decide_rollback,
-    parse_duration,
     record_rollback,
     violated_rules,
 )
@@ -343,6 +343,20 @@ class TestNotifyOnly:
         assert approved.action is RollbackAction.NOTIFY
 
 
+class TestParsedSpec:
+    def test_the_api_model_is_accepted_with_its_defaults(self) -> None:
+        spec = RollbackSpec(enabled=True, consecutive_violations=2, cooldown=timedelta(hours=1))
+        monitor, _ = healthy_then({}, "critical", "critical")
+        decision = decide_rollback(
+            spec, monitor.status, summary("2", "critical", "run-3"), SETTLED_ON_2, {}, monitor.now
+        )
+        assert (decision.action, decision.to_version) == (RollbackAction.EXECUTE, "1")
+
+    def test_raw_spec_defaults_match_the_crd(self) -> None:
+        _, decision = healthy_then({"enabled": True}, "critical")
+        assert decision.action is RollbackAction.EXECUTE  # consecutiveViolations defaults to 1, mode Automatic
+
+
 class TestRecord:
     def test_history_is_bounded_and_keeps_patch_and_error(self) -> None:
         decision = RollbackDecision(
@@ -384,17 +398,3 @@ class TestRecord:
         decision = RollbackDecision(RollbackAction.DRY_RUN, "RollbackDryRun", "m", from_version="2", to_version="1")
         record_rollback(original, decision, START)
         assert original == {"history": []}
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("90s", 90), ("30m", 1800), ("6h", 21600), ("1d", 86400), ("1h30m", 5400), ("120", 120), (45, 45)],
-)
-def test_parse_duration(text: str | int, seconds: int) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "soon", "1h 30m", "h", "-5"])
-def test_parse_duration_refuses_nonsense_naming_the_field(text: str) -> None:
-    with pytest.raises(ValueError, match=r"spec\.rollback\.cooldown"):
-        parse_duration(text, field="spec.rollback.cooldown")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, ClassVar
 
 import jsonpatch
 import pytest
 
+from modelmonitor.api.model import RollbackTarget as RollbackTargetSpec
 from modelmonitor.rollback import (
     RollbackTarget,
     RollbackTargetInvalid,
@@ -116,10 +118,9 @@ class TestImage:
         ):
             target.plan_patch(obj, "9")
 
-    def test_container_must_be_named_when_there_are_several(self) -> None:
+    def test_without_a_container_name_the_first_container_is_used(self) -> None:
         target = build_target({"apiVersion": "apps/v1", "kind": "Deployment", "name": "scorer"})
-        with pytest.raises(RollbackTargetInvalid, match=r"has 2 containers \(proxy, server\).*container"):
-            target.read_version(deployment())
+        assert target.read_version(deployment()) == "1.30"
 
     def test_unknown_container_is_named(self) -> None:
         target = build_target({**DEPLOYMENT, "container": "model"})
@@ -289,9 +290,23 @@ class TestInferenceService:
         del no_status["status"]
         assert "no Ready condition" in (target.mid_rollout_reason(no_status) or "")
 
-    def test_image_source_is_refused_for_an_inference_service(self) -> None:
-        with pytest.raises(RollbackTargetInvalid, match="versionFrom image needs a pod template"):
-            build_target({**self.SPEC, "versionFrom": "image"})
+    def test_the_crd_default_version_from_image_means_the_storage_uri(self) -> None:
+        target = build_target({**self.SPEC, "versionFrom": "image", "versions": {"2": "s3://models/credit/v2/"}})
+        assert target.read_version(inference_service()) == "2"
+
+    def test_env_source_is_refused_for_an_inference_service(self) -> None:
+        with pytest.raises(RollbackTargetInvalid, match="versionFrom env needs a pod template"):
+            build_target({**self.SPEC, "versionFrom": "env", "env": "MODEL_VERSION"})
+
+    def test_the_parsed_api_model_is_accepted(self) -> None:
+        spec = RollbackTargetSpec(
+            name="credit",
+            api_version="serving.kserve.io/v1beta1",
+            kind="InferenceService",
+            versions={"1": "s3://models/credit/v1/", "2": "s3://models/credit/v2/"},
+        )
+        target = build_target(spec)
+        assert target.read_version(apply(inference_service(), target, "1")) == "1"
 
 
 class TestCustomResource:
@@ -326,6 +341,13 @@ class TestCustomResource:
             {"op": "replace", "path": "/metadata/labels/model-version", "value": "v1"},
         ]
         assert target.read_version(apply(self.obj(), target, "1")) == "1"
+
+    def test_template_as_json_text_as_the_crd_stores_it(self) -> None:
+        text = json.dumps(self.SPEC["jsonPatchTemplate"])
+        target = build_target({**self.SPEC, "jsonPatchTemplate": text})
+        assert target.read_version(apply(self.obj(), target, "1")) == "1"
+        with pytest.raises(RollbackTargetInvalid, match="must be a JSON array"):
+            build_target({**self.SPEC, "jsonPatchTemplate": "[{op: replace"})
 
     def test_template_without_a_field_path_cannot_read_the_version(self) -> None:
         spec = {key: value for key, value in self.SPEC.items() if key != "fieldPath"}
