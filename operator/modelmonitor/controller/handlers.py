@@ -1,0 +1,97 @@
+"""kopf handlers: thin. Each takes the store from `memo`, calls a service, and reports what happened.
+
+Handler ids are pinned (`id=`) so that kopf's progress annotations survive code changes; kopf keeps its own
+bookkeeping under the `modelmonitor.io` prefix (see `configure`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+
+from modelmonitor.controller import metrics
+from modelmonitor.kube.errors import Conflict, KubeError
+from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
+from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
+from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
+
+log = logging.getLogger("modelmonitor.operator")
+FINALIZER = "modelmonitor.io/finalizer"
+
+
+@kopf.on.startup(id="configure")
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelmonitor.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="modelmonitor.io", key="last-handled-configuration")
+    settings.posting.level = logging.WARNING  # events are posted explicitly, not from every log line
+    settings.batching.worker_limit = memo.operator_settings.max_workers
+    settings.watching.server_timeout = 300
+    settings.execution.max_workers = memo.operator_settings.max_workers
+
+
+@kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile")
+@kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec")
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile")
+def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    with metrics.RECONCILE_SECONDS.labels("monitor").time():
+        result = reconcile_monitor(memo.store, body, memo.operator_settings)
+    patch.status.update(result.status)
+    if not result.ready:
+        condition = next(c for c in result.status.get("conditions", []) if c["type"] == "Ready")
+        kopf.warn(body, reason=condition["reason"], message=condition["message"])
+        if result.retry_after:
+            raise kopf.TemporaryError(condition["message"], delay=result.retry_after)
+
+
+@kopf.on.create(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
+@kopf.on.update(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
+def run_now_requested(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    store: KubeStore = memo.store
+    try:
+        job_name = run_now(store, body)
+    except KubeError as error:
+        raise kopf.TemporaryError(f"cannot start an evaluation now: {error}", delay=5) from error
+    patch.metadata.annotations[RUN_NOW_ANNOTATION] = None
+    kopf.info(body, reason="EvaluationStarted", message=f"started evaluation job {job_name} (run-now)")
+
+
+@kopf.on.event("batch", "v1", "jobs", id="evaluation-finished", labels={MONITOR_LABEL: kopf.PRESENT})
+def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if not needs_processing(body):
+        return
+    started = datetime.now(UTC)
+    try:
+        record = process_finished_job(memo.store, body, after_status=_report)
+    except Conflict as error:
+        log.warning("%s", error)
+        return
+    if record is not None:
+        metrics.STATUS_LATENCY_SECONDS.observe((datetime.now(UTC) - started).total_seconds())
+
+
+def _report(record: EvaluationRecord) -> None:
+    summary, monitor = record.summary, cast(Any, record.monitor_body)
+    namespace = monitor["metadata"]["namespace"]
+    if not record.recorded:
+        return
+    metrics.observe_evaluation(namespace, record.monitor, summary)
+    verdict = summary.get("verdict")
+    if summary.get("outcome") != "evaluated":
+        error = summary.get("error") or {}
+        kopf.warn(monitor, reason="EvaluationFailed",
+                  message=f"evaluation {record.evaluation_id} failed: {error.get('reason')}: {error.get('message')}")
+        return
+    violations = summary.get("violations") or []
+    message = f"evaluation {record.evaluation_id}: {verdict}"
+    if violations:
+        message += "; " + "; ".join(str(v.get("reason") or v.get("rule")) for v in violations[:5])
+    if verdict in ("warning", "critical"):
+        kopf.warn(monitor, reason="ThresholdViolated", message=message)
+    else:
+        kopf.info(monitor, reason="Evaluated", message=message)

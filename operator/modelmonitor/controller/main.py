@@ -1,0 +1,80 @@
+"""`modelmonitor operator`: runs the kopf operator with the handlers of `modelmonitor.controller.handlers`.
+
+Several replicas may run: with `--leader-election` (the chart's default when replicas > 1) only the holder of
+a coordination.k8s.io Lease works, the others wait and take over when it stops renewing. kopf's own peering is
+not used: with equal priorities it pauses every replica.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from modelmonitor.controller.settings import OperatorSettings
+from modelmonitor.kube.client import load_api_client
+from modelmonitor.kube.store import KubeStore
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="modelmonitor operator", description=__doc__)
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[],
+                       help="watch this namespace (repeatable); default: all namespaces")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
+    parser.add_argument("--evaluator-image", default=os.environ.get("MODELMONITOR_EVALUATOR_IMAGE",
+                                                                     "modelmonitor:0.1.0"))
+    parser.add_argument("--evaluator-service-account", default="modelmonitor-evaluator")
+    parser.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="kopf liveness endpoint")
+    parser.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port (0: off)")
+    parser.add_argument("--leader-election-lease", metavar="NAME", default="",
+                        help="work only while holding this coordination.k8s.io Lease (in $POD_NAMESPACE)")
+    parser.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"))
+    parser.add_argument("--identity", default=os.environ.get("POD_NAME") or os.uname().nodename)
+    parser.add_argument("--max-workers", type=int, default=20)
+    parser.add_argument("--webhook-allowed-host", action="append", default=[])
+    parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = _arguments(argv)
+    kopf.configure(verbose=args.verbose,
+                   log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN)
+    import modelmonitor.controller.handlers  # noqa: F401 - registers the handlers
+
+    operator_settings = OperatorSettings(
+        evaluator_image=args.evaluator_image, evaluator_service_account=args.evaluator_service_account,
+        namespaces=tuple(args.namespace), all_namespaces=not args.namespace, metrics_port=args.metrics_port,
+        webhook_allowed_hosts=tuple(args.webhook_allowed_host), max_workers=args.max_workers)
+    api_client = load_api_client()
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    stop_flag = threading.Event()
+    if args.leader_election_lease:
+        from modelmonitor.controller.leader import LeaderElector
+
+        elector = LeaderElector(api_client, args.lease_namespace, args.leader_election_lease, args.identity,
+                                on_lost=stop_flag.set)
+        elector.acquire()  # blocks until this replica leads
+        elector.keep_renewing()
+    memo: Any = kopf.Memo(store=KubeStore(api_client), operator_settings=operator_settings)
+    kopf.run(
+        clusterwide=not args.namespace, namespaces=args.namespace, standalone=True, memo=memo,
+        liveness_endpoint=args.liveness or None, stop_flag=stop_flag,
+    )
+    if args.leader_election_lease and stop_flag.is_set():
+        logging.getLogger("modelmonitor.operator").error("lost the leader Lease; exiting so a standby takes over")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,16 @@
+"""The operator's own configuration, from its command line (and the Helm chart that writes it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    evaluator_image: str = "modelmonitor:0.1.0"
+    evaluator_service_account: str = "modelmonitor-evaluator"
+    namespaces: tuple[str, ...] = ()
+    all_namespaces: bool = True
+    metrics_port: int = 9090
+    webhook_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    max_workers: int = 20

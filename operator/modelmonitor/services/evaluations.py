@@ -1,0 +1,119 @@
+"""From a finished evaluation Job to the monitor's status, exactly once.
+
+Order of writes: the monitor's status first (guarded by its resourceVersion, retried on conflict), the Job's
+`processed` annotation last. If the operator dies in between, the Job is seen again after the restart, the
+evaluation is found in `status.history`, and only the annotation is written: nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from modelmonitor.kube.errors import Conflict, NotFound
+from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
+from modelmonitor.reconcile.status import JobOutcome, already_recorded, apply_evaluation, failure_summary
+
+MONITOR_LABEL = "modelmonitor.io/monitor"
+MAX_CONFLICT_RETRIES = 8
+
+EventPoster = Callable[[Mapping[str, Any], str, str, str], None]  # (monitor, type, reason, message)
+
+
+@dataclass
+class EvaluationRecord:
+    """What processing one Job did, for metrics and logs."""
+
+    monitor: str
+    job: str
+    evaluation_id: str
+    summary: dict[str, Any]
+    recorded: bool  # False when the evaluation was already in status (a reprocessed Job)
+    status_patch: dict[str, Any] = field(default_factory=dict)
+    monitor_body: dict[str, Any] = field(default_factory=dict)
+
+
+def job_finished(job: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(finished, succeeded) from the Job's conditions."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return True, condition["type"] == "Complete"
+    return False, False
+
+
+def needs_processing(job: Mapping[str, Any]) -> bool:
+    metadata = job.get("metadata") or {}
+    if PROCESSED_ANNOTATION in (metadata.get("annotations") or {}):
+        return False
+    if MONITOR_LABEL not in (metadata.get("labels") or {}):
+        return False
+    return job_finished(job)[0]
+
+
+def read_summary(message: str | None) -> dict[str, Any] | None:
+    if not message:
+        return None
+    try:
+        summary = json.loads(message)
+    except ValueError:
+        return None
+    return summary if isinstance(summary, dict) and "outcome" in summary else None
+
+
+def job_outcome(job: Mapping[str, Any], exit_code: int | None, reason: str | None, message: str | None) -> JobOutcome:
+    status = job.get("status") or {}
+    _, succeeded = job_finished(job)
+    job_reason, job_message = "", ""
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Failed", "Complete"):
+            job_reason, job_message = condition.get("reason") or "", condition.get("message") or ""
+    if not succeeded and exit_code is not None and job_reason in ("", "BackoffLimitExceeded"):
+        job_message = f"{job_message} (evaluator exit code {exit_code}: {(message or '').strip()[-500:]})".strip()
+    return JobOutcome(
+        name=job["metadata"]["name"], succeeded=succeeded,
+        reason=job_reason or (reason or ("Completed" if succeeded else "JobFailed")),
+        message=job_message or ("the evaluator wrote no summary" if succeeded else "the evaluation Job failed"),
+        started_at=status.get("startTime"), finished_at=status.get("completionTime"), exit_code=exit_code,
+    )
+
+
+def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime | None = None,
+                         after_status: Callable[[EvaluationRecord], None] | None = None) -> EvaluationRecord | None:
+    """Record a finished Job's evaluation in its monitor's status (once) and mark the Job processed."""
+    now = now or datetime.now(UTC)
+    namespace, job_name = job["metadata"]["namespace"], job["metadata"]["name"]
+    monitor_name = job["metadata"]["labels"][MONITOR_LABEL]
+    message, exit_code, reason = store.job_termination(namespace, job_name)
+    summary = read_summary(message)
+    record: EvaluationRecord | None = None
+    for _ in range(MAX_CONFLICT_RETRIES):
+        try:
+            monitor = store.read_monitor(namespace, monitor_name)
+        except NotFound:
+            break  # the monitor is gone; its Jobs are being garbage-collected
+        spec = monitor.get("spec") or {}
+        if summary is None:
+            model_version = (spec.get("model") or {}).get("version")
+            summary = failure_summary(job_outcome(job, exit_code, reason, message), model_version)
+        evaluation_id = str(summary.get("runId") or job_name)
+        status = monitor.get("status") or {}
+        record = EvaluationRecord(monitor_name, job_name, evaluation_id, summary, recorded=False, monitor_body=monitor)
+        if already_recorded(status, evaluation_id):
+            break
+        metric_names = [str(metric.get("name")) for metric in spec.get("metrics") or []]
+        patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)
+        try:
+            store.patch_monitor_status(namespace, monitor_name, patch, monitor["metadata"]["resourceVersion"])
+        except Conflict:
+            continue
+        record.recorded, record.status_patch = True, patch
+        break
+    else:
+        raise Conflict(f"modelmonitor {namespace}/{monitor_name} kept changing; will retry job {job_name}")
+    if record is not None and after_status is not None:
+        after_status(record)
+    store.mark_job_processed(namespace, job_name, record.evaluation_id if record else job_name)
+    return record

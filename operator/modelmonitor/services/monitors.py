@@ -1,0 +1,81 @@
+"""Keeping a monitor's owned objects — its ConfigMap and CronJob — as its spec says, and run-now."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from modelmonitor.api.errors import SpecError
+from modelmonitor.api.model import MonitorSpec
+from modelmonitor.api.parsing import parse_spec
+from modelmonitor.controller.settings import OperatorSettings
+from modelmonitor.kube.store import KubeStore
+from modelmonitor.manifests import (
+    build_config_map,
+    build_cron_job,
+    build_job_from_cron_job,
+    choose_credential_keys,
+    cron_job_name,
+    run_now_job_name,
+)
+from modelmonitor.reconcile.status import configured_status
+
+RUN_NOW_ANNOTATION = "modelmonitor.io/run-now"
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    status: dict[str, Any]
+    ready: bool
+    retry_after: float | None = None  # seconds; set when something outside the spec must change first
+
+
+def referenced_secrets(spec: MonitorSpec) -> list[tuple[str, str]]:
+    """(field path, Secret name) for every Secret the spec names, so a missing one is reported by its field."""
+    found: list[tuple[str, str]] = []
+    if spec.data.store.credentials_secret:
+        found.append(("spec.data.store.credentialsSecret", spec.data.store.credentials_secret))
+    for index, channel in enumerate(spec.alerts.channels if spec.alerts else []):
+        for attribute, json_name in (("smtp_secret", "smtpSecret"), ("secret", "secret"),
+                                     ("url_secret", "urlSecret"), ("signing_secret", "signingSecret"),
+                                     ("headers_secret", "headersSecret")):
+            value = getattr(channel, attribute, None)
+            if value:
+                found.append((f"spec.alerts.channels[{index}].{json_name}", value))
+    return found
+
+
+def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: OperatorSettings,
+                      now: datetime | None = None) -> ReconcileResult:
+    now = now or datetime.now(UTC)
+    namespace = monitor["metadata"]["namespace"]
+    generation = monitor["metadata"].get("generation")
+    status = monitor.get("status") or {}
+    try:
+        spec = parse_spec(monitor.get("spec") or {})
+    except SpecError as error:
+        return ReconcileResult(configured_status(status, generation, False, "InvalidSpec", str(error), now), False)
+    missing = [(path, name) for path, name in referenced_secrets(spec) if not store.secret_exists(namespace, name)]
+    if missing:
+        message = "; ".join(f"{path}: Secret {namespace}/{name} does not exist" for path, name in missing)
+        return ReconcileResult(configured_status(status, generation, False, "SecretNotFound", message, now),
+                               False, retry_after=30)
+    credential_keys = None
+    if spec.data.store.credentials_secret:  # only the key names are used: which naming convention it follows
+        credential_keys = choose_credential_keys(store.read_secret(namespace, spec.data.store.credentials_secret))
+    store.apply(build_config_map(dict(monitor), spec))
+    store.apply(build_cron_job(dict(monitor), spec, settings.evaluator_image, credential_keys=credential_keys))
+    message = "evaluations are suspended" if spec.suspend else f"evaluations scheduled at '{spec.schedule}'"
+    return ReconcileResult(configured_status(status, generation, True, "Scheduled", message, now), True)
+
+
+def run_now(store: KubeStore, monitor: Mapping[str, Any], now: datetime | None = None) -> str:
+    """Start one evaluation now: a Job from the monitor's CronJob template. Returns the Job's name."""
+    now = now or datetime.now(UTC)
+    namespace, name = monitor["metadata"]["namespace"], monitor["metadata"]["name"]
+    cron_job = store.read_cron_job(namespace, cron_job_name(name))
+    job_name = run_now_job_name(name, now)
+    store.create_job(build_job_from_cron_job(cron_job, job_name, monitor))
+    return job_name
