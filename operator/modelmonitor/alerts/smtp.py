@@ -135,6 +135,11 @@ def build_email_channel(
         raise ChannelConfigError(
             f"channel {name!r}: set alerts.channels[].from or the key 'from' in the Secret named by smtpSecret"
         )
+    if tls == "none" and data.get("password"):
+        raise ChannelConfigError(
+            f"channel {name!r}: alerts.channels[].tls must be starttls or tls when the Secret named by "
+            "smtpSecret has a password (it would cross the network in clear text)"
+        )
     ca_certificate = data.get("caCert")
     try:
         context = ssl.create_default_context(cadata=ca_certificate) if ca_certificate else ssl.create_default_context()

@@ -46,6 +46,12 @@ SECRET_VALUE = "super-secret-value-123"
             "channel 'm': alerts.channels[].to must be a non-empty list of strings",
         ),
         (
+            {"name": "m", "type": "email", "to": ["a@b"], "smtpSecret": "smtp", "from": "a@b", "tls": "none"},
+            {"smtp": {"host": "mail", "username": "u", "password": SECRET_VALUE}},
+            "channel 'm': alerts.channels[].tls must be starttls or tls when the Secret named by smtpSecret "
+            "has a password (it would cross the network in clear text)",
+        ),
+        (
             {"name": "s", "type": "sms", "provider": "twilio", "to": ["+1555"], "secret": "tw"},
             {"tw": {"accountSid": "AC1", "authToken": SECRET_VALUE}},
             "channel 's': the Secret named by secret must have a non-empty key 'from'",
