@@ -20,6 +20,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 from urllib3.exceptions import HTTPError
 
+from modelmonitor.api.model import RollbackTarget as RollbackTargetSpec
 from modelmonitor.reconcile.rollback_policy import TargetState
 from modelmonitor.rollback.errors import (
     RollbackApiError,
@@ -206,14 +207,18 @@ def _explain_unapplicable_patch(
 
 
 def inspect_target(
-    api_client: ApiClient, target_spec: Mapping[str, Any], namespace: str
+    api_client: ApiClient, target_spec: RollbackTargetSpec | Mapping[str, Any], namespace: str
 ) -> tuple[TargetState, dict[str, Any] | None]:
     """Read the target and describe it for the policy; a failure becomes ``TargetState.problem``, not a crash.
 
     Returns the state and the object read (None when it could not be read). An unusable
     ``spec.rollback.target`` also ends up in ``problem``.
     """
-    description = f"{target_spec.get('kind', 'target')} {namespace}/{target_spec.get('name', '?')}"
+    if isinstance(target_spec, RollbackTargetSpec):
+        kind, name = target_spec.kind, target_spec.name
+    else:
+        kind, name = str(target_spec.get("kind", "target")), str(target_spec.get("name", "?"))
+    description = f"{kind} {namespace}/{name}"
     try:
         target = build_target(target_spec)
         obj = read_target(api_client, TargetReference.of(target, namespace))
@@ -234,7 +239,7 @@ def inspect_target(
 
 def roll_back(
     api_client: ApiClient,
-    target_spec: Mapping[str, Any],
+    target_spec: RollbackTargetSpec | Mapping[str, Any],
     namespace: str,
     to_version: str,
     *,
