@@ -22,7 +22,6 @@ from modelmonitor.evaluator.errors import ConfigError
 
 __all__ = [
     "FORMATS",
-    "format_of_path",
     "METRICS_BY_TASK",
     "TASKS",
     "ColumnMapping",
@@ -31,6 +30,7 @@ __all__ = [
     "EvaluationConfig",
     "LabelSource",
     "MetricRule",
+    "format_of_path",
     "load_config_file",
     "parse_config",
     "parse_duration",

@@ -91,7 +91,7 @@ def test_time_window_keeps_only_the_last_hours(evaluate: Any, datasets: Any) -> 
 
 
 def test_delayed_labels_are_joined_and_counted(evaluate: Any, datasets: Any, tmp_path: Path) -> None:
-    reference_path, current_path, current = datasets
+    reference_path, _, current = datasets
     rng = np.random.default_rng(7)
     arrived = np.sort(rng.choice(3000, size=1800, replace=False))
     labels = current.take(pa.array(arrived)).select(["request_id", "label"])
