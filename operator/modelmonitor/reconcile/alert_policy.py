@@ -58,6 +58,7 @@ __all__ = [
     "RetrySchedule",
     "Silence",
     "channel_failing",
+    "describe_delivery",
     "due_retries",
     "next_retry_at",
     "parse_channel_targets",
@@ -737,3 +738,13 @@ def channel_failing(state: Mapping[str, Any] | None, threshold: int = 1) -> list
     """Channels whose last ``threshold`` or more deliveries failed: the ``AlertDeliveryFailed`` condition."""
     channels: Mapping[str, Any] = (state or {}).get("channels") or {}
     return sorted(name for name, stats in channels.items() if int(stats.get("consecutiveFailures") or 0) >= threshold)
+
+
+def describe_delivery(delivery: Delivery, result: DeliveryResult) -> tuple[str, str]:
+    """An Event's ``(reason, message)`` for one send: ``AlertSent`` or ``AlertDeliveryFailed`` (no secrets)."""
+    notification = delivery.notification
+    what = f"{notification.kind} alert ({notification.severity}) for evaluation {notification.evaluation_id}"
+    if result.ok:
+        return "AlertSent", f"{what} sent to channel {delivery.channel!r}"
+    retry = "will retry" if result.retryable else "giving up"
+    return "AlertDeliveryFailed", f"{what} not delivered ({retry}): {result.error or 'unknown error'}"

@@ -9,6 +9,7 @@ from modelmonitor.alerts import DeliveryResult, Notification, NotificationKind
 from modelmonitor.reconcile.alert_policy import (
     RetrySchedule,
     channel_failing,
+    describe_delivery,
     due_retries,
     next_retry_at,
     parse_policy,
@@ -121,3 +122,18 @@ def test_a_rollback_notice_is_queued_once_per_channel() -> None:
     assert [d.channel for d in first.deliveries] == ["mail", "pager"]
     second = plan_notification(first.new_state, notice, CHANNELS, at(0))
     assert len(second.new_state["pending"]) == 2
+
+
+def test_events_describe_each_delivery_without_secrets() -> None:
+    plan = plan_alerts(None, summary("run-1", violation()), parse_policy({}), CHANNELS, at(0), monitor=MONITOR)
+    (delivery,) = plan.deliveries
+    assert describe_delivery(delivery, DeliveryResult.success("mail")) == (
+        "AlertSent",
+        "firing alert (warning) for evaluation run-1 sent to channel 'mail'",
+    )
+    failure = DeliveryResult.failure("mail", "channel 'mail': SMTP server smtp:587 refused the connection")
+    assert describe_delivery(delivery, failure) == (
+        "AlertDeliveryFailed",
+        "firing alert (warning) for evaluation run-1 not delivered (will retry): "
+        "channel 'mail': SMTP server smtp:587 refused the connection",
+    )
