@@ -222,7 +222,7 @@ def _error(
 
 
 def _baseline(arguments: argparse.Namespace) -> int:
-    from modelmonitor.evaluator.baseline import suggest_baseline
+    from modelmonitor.evaluator.run import suggest_baseline
 
     try:
         config = parse_config(config_document(arguments))

@@ -356,3 +356,61 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
 def _drop(batches: Iterator[pa.RecordBatch], column: str | None) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         yield batch.drop_columns([column]) if column is not None and column in batch.schema.names else batch
+
+
+def suggest_baseline(config: EvaluationConfig) -> dict[str, Any]:
+    """Profile the reference data and suggest thresholds for a monitor (``modelmonitor baseline``)."""
+    reference = open_source(config.reference.uri, config.reference.format, "spec.data.reference")
+    roles = engine.roles_for(config, reference.schema)
+    columns = _needed_columns(config, reference, with_target=config.columns.target in reference.column_names)
+    profile = engine.build_profile(reference.factory(columns), roles, config)
+    if engine.profile_rows(profile) == 0:
+        raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")
+    suggested = profile.suggested_thresholds()
+    metrics = [
+        {
+            key: value
+            for key, value in {
+                "name": item["name"],
+                "min": _round_threshold(item.get("min")),
+                "max": _round_threshold(item.get("max")),
+                "severity": "warning",
+            }.items()
+            if value is not None
+        }
+        for item in suggested.get("metrics", [])
+    ]
+    critical = [
+        {
+            key: value
+            for key, value in {
+                "name": item["name"],
+                "min": _round_threshold(item.get("criticalMin")),
+                "max": _round_threshold(item.get("criticalMax")),
+                "severity": "critical",
+            }.items()
+            if value is not None
+        }
+        for item in suggested.get("metrics", [])
+    ]
+    suggestions: dict[str, Any] = json_safe(
+        {
+            "reference": {"uri": config.reference.uri, "rows": engine.profile_rows(profile)},
+            "referenceMetrics": suggested.get("metrics", []),
+            "suggestedSpec": {
+                "metrics": metrics + critical,
+                "drift": {
+                    "tests": list(config.drift.tests),
+                    "pValue": config.drift.p_value,
+                    "psi": {"warning": config.drift.psi_warning, "critical": config.drift.psi_critical},
+                    "datasetDriftShare": config.drift.dataset_drift_share,
+                },
+            },
+            "features": suggested.get("features", {}),
+        }
+    )
+    return suggestions
+
+
+def _round_threshold(value: Any) -> float | None:
+    return None if value is None else float(f"{float(value):.4g}")

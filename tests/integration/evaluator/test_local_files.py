@@ -155,3 +155,38 @@ def test_label_delay_evaluates_performance_on_the_window_whose_labels_are_due(
 
     assert run.summary["rows"]["current"] == count(12, 0)
     assert run.summary["rows"]["labelled"] == count(36, 24)
+
+
+def test_baseline_prints_suggested_thresholds(
+    datasets: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelmonitor.evaluator.cli import main
+
+    reference_path, _, _ = datasets
+    output = tmp_path / "baseline.json"
+    exit_code = main(
+        [
+            "baseline",
+            "--reference",
+            str(reference_path),
+            "--target",
+            "label",
+            "--prediction",
+            "pred",
+            "--score",
+            "score",
+            "--exclude",
+            "request_id,ts",
+            "--output",
+            str(output),
+        ]
+    )
+    assert exit_code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(output.read_text())
+    assert printed["reference"]["rows"] == 4000
+    accuracy = next(rule for rule in printed["suggestedSpec"]["metrics"] if rule["name"] == "accuracy")
+    reference_accuracy = next(item for item in printed["referenceMetrics"] if item["name"] == "accuracy")
+    assert accuracy["min"] == pytest.approx(reference_accuracy["reference"] * 0.95, rel=1e-3)
+    assert set(printed["features"]) == {"amount", "age", "region"}
+    assert printed["features"]["region"]["categories"][0] == "north"
