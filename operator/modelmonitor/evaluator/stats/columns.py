@@ -24,6 +24,7 @@ from modelmonitor.evaluator.stats.exact import CompensatedSum, float_from_json, 
 
 __all__ = [
     "DEFAULT_CATEGORY_TRACKING_LIMIT",
+    "BinLocator",
     "CategoricalColumnState",
     "FloatArray",
     "NumericColumnState",
@@ -55,6 +56,50 @@ def text_values(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     return pc.cast(array, pa.string())
 
 
+_MAXIMUM_LOOKUP_STEPS = 4
+_CELLS_PER_EDGE = 8
+
+
+class BinLocator:
+    """``np.searchsorted(edges, values, side="left")``, several times faster for many values.
+
+    Binary search over ~1000 edges costs ~10 unpredictable branches per value. Instead a uniform table of
+    cells over [edges[0], edges[-1]] gives, per cell, a starting index no larger than the answer (taken one
+    cell early, so rounding in the cell computation cannot overshoot), and a few vectorised steps
+    ``index += edges[index] < value`` finish the job; the number of steps is the most edges any three
+    adjacent cells hold. When that is large (heavily skewed columns) it falls back to ``searchsorted``.
+    The result is identical to ``searchsorted`` in every case (ties, out-of-range values).
+    """
+
+    def __init__(self, edges: FloatArray) -> None:
+        self.edges = edges
+        self.padded = np.append(edges, np.inf)
+        self.steps = _MAXIMUM_LOOKUP_STEPS + 1
+        self.lowest = float(edges[0])
+        span = float(edges[-1]) - self.lowest
+        if len(edges) < 16 or not np.isfinite(span) or span <= 0:
+            return
+        cells = _CELLS_PER_EDGE * len(edges)
+        self.scale = cells / span
+        self.cells = cells
+        boundaries = self.lowest + np.arange(-1, cells + 2) / self.scale
+        positions = np.searchsorted(edges, boundaries, side="left")
+        self.start = positions[:cells].astype(np.intp)  # edges below the boundary of cell c - 1
+        end = positions[3:].copy()  # edges below the boundary of cell c + 2
+        end[-1] = len(edges)  # the last cell also takes every value above the range
+        self.steps = int(np.max(end - self.start))
+
+    def locate(self, values: FloatArray) -> npt.NDArray[np.intp]:
+        if self.steps > _MAXIMUM_LOOKUP_STEPS:
+            return np.searchsorted(self.edges, values, side="left")
+        cell = (values - self.lowest) * self.scale
+        np.clip(cell, 0, self.cells - 1, out=cell)
+        index = self.start[cell.astype(np.intp)]
+        for _ in range(self.steps):
+            index += self.padded[index] < values
+        return index
+
+
 class NumericColumnState:
     """Counts, exact extremes, shifted sums and (when edges are given) a histogram of one numeric column."""
 
@@ -73,6 +118,7 @@ class NumericColumnState:
         self.below = 0
         self.below_distance = CompensatedSum()
         self.above_distance = CompensatedSum()
+        self._locator: BinLocator | None = None
 
     def update(self, values: FloatArray) -> None:
         finite_mask = np.isfinite(values)
@@ -89,7 +135,9 @@ class NumericColumnState:
         self.sum.add(float(deviations.sum()))
         self.sum_squares.add(float((deviations * deviations).sum()))
         if self.edges is not None and self.histogram is not None:
-            bins = np.searchsorted(self.edges, values, side="left")
+            if self._locator is None:
+                self._locator = BinLocator(self.edges)
+            bins = self._locator.locate(values)
             self.histogram += np.bincount(bins, minlength=len(self.edges) + 1)
             lowest, highest = float(self.edges[0]), float(self.edges[-1])
             if self.minimum < lowest:
