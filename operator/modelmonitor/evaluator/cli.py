@@ -74,6 +74,9 @@ def _build_parser() -> _ArgumentParser:
     evaluate.add_argument("--as-of", help="evaluate windows ending at this ISO 8601 time (default: now)")
     evaluate.add_argument("--summary", help="also write the summary here (default: $MODELMONITOR_TERMINATION_LOG)")
     evaluate.add_argument("--quiet", action="store_true", help="do not print the summary on stdout")
+    evaluate.add_argument(
+        "--profile-cache", help="cache reference profiles under this folder or s3:// prefix (default: output.uri)"
+    )
     _add_data_flags(evaluate)
     baseline = commands.add_parser("baseline", help="profile the reference data and print suggested thresholds")
     baseline.add_argument("--config", help="the evaluation config (JSON or YAML)")
@@ -182,6 +185,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
             as_of=_parse_as_of(arguments.as_of),
             output_uri=arguments.output,
             output_is_final=arguments.output is not None,
+            profile_cache_uri=arguments.profile_cache,
         )
         run = run_evaluation(config, options)
     except EvaluatorError as error:

@@ -9,6 +9,7 @@ JSON, HTML report, summary) produced. The pure parts live in ``verdict``, ``resu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -23,10 +24,11 @@ import pyarrow.compute as pc
 from modelmonitor.evaluator import engine
 from modelmonitor.evaluator.config import EvaluationConfig
 from modelmonitor.evaluator.data import LabelIndex, TableSource, TimeWindow, load_label_index, open_source
-from modelmonitor.evaluator.errors import ConfigError, DataError
+from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
 from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
-from modelmonitor.evaluator.storage import join_uri, parse_location, write_bytes
+from modelmonitor.evaluator.stats.profile import PROFILE_VERSION, ReferenceProfile
+from modelmonitor.evaluator.storage import join_uri, parse_location, read_bytes_if_exists, write_bytes
 from modelmonitor.evaluator.verdict import decide_verdict
 
 __all__ = ["EvaluationRun", "RunOptions", "output_location", "run_evaluation"]
@@ -43,6 +45,7 @@ class RunOptions:
     output_uri: str | None = None
     output_is_final: bool = False
     write_outputs: bool = True
+    profile_cache_uri: str | None = None
 
 
 @dataclass
@@ -156,6 +159,53 @@ def _attach_labels(
         yield batch
 
 
+def profile_cache_location(
+    config: EvaluationConfig,
+    options: RunOptions,
+    reference: TableSource,
+    roles: dict[str, Any],
+    columns: list[str],
+) -> str | None:
+    """``<cache root>/profiles/<digest>.json``: the digest covers the reference files and how they are read.
+
+    The cache root is ``--profile-cache`` if given, else the monitor's output location (``output.uri``, or
+    the default next to the reference data); a local ``--output`` folder alone gets no cache.
+    """
+    root = options.profile_cache_uri
+    if root is None and options.output_uri is None:
+        if config.output_uri is not None:
+            root = config.output_uri
+        else:
+            location = parse_location(config.reference.uri)
+            if location.is_s3:
+                root = f"s3://{location.bucket}/modelmonitor/{config.namespace}/{config.name}"
+    if root is None:
+        return None
+    key = json.dumps(
+        {
+            "files": reference.files.fingerprint,
+            "roles": roles,
+            "columns": columns,
+            "task": config.task,
+            "version": PROFILE_VERSION,
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return join_uri(root, "profiles", f"{digest}.json")
+
+
+def _cached_profile(uri: str) -> ReferenceProfile | None:
+    payload = read_bytes_if_exists(uri)
+    if payload is None:
+        return None
+    try:
+        return ReferenceProfile.from_dict(json.loads(payload))
+    except (ValueError, KeyError, TypeError, EvaluatorError) as error:
+        logger.warning("ignoring the unreadable cached profile %s (%s)", uri, type(error).__name__)
+        return None
+
+
 def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationRun:
     """Evaluate once and, unless ``options.write_outputs`` is false, write result.json and report.html."""
     timings: dict[str, float] = {}
@@ -171,7 +221,14 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
     roles = engine.roles_for(config, reference.schema)
     reference_columns = _needed_columns(config, reference, with_target=config.columns.target in reference.column_names)
     reference_factory = reference.factory(reference_columns)
-    profile = engine.build_profile(reference_factory, roles, config)
+    cache_uri = profile_cache_location(config, options, reference, roles.to_dict(), reference_columns)
+    profile = _cached_profile(cache_uri) if cache_uri is not None else None
+    if profile is None:
+        profile = engine.build_profile(reference_factory, roles, config)
+        if cache_uri is not None:
+            write_bytes(cache_uri, json.dumps(profile.to_dict(), allow_nan=False).encode("utf-8"), "application/json")
+    else:
+        logger.info("reusing the reference profile cached at %s", cache_uri)
     reference_rows = engine.profile_rows(profile)
     if reference_rows == 0:
         raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")

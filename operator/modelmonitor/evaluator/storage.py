@@ -10,6 +10,7 @@ naming the bucket and key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "join_uri",
     "list_files",
     "parse_location",
+    "read_bytes_if_exists",
     "s3_client",
     "s3_filesystem",
     "write_bytes",
@@ -59,6 +61,13 @@ class ResolvedFiles:
     filesystem: pafs.FileSystem
     paths: tuple[str, ...]
     total_bytes: int
+    versions: tuple[str, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the files' names, sizes and versions (ETag or mtime): it changes when the data does."""
+        text = "\n".join(f"{path}\t{version}" for path, version in zip(self.paths, self.versions, strict=False))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
 def parse_location(uri: str) -> Location:
@@ -173,16 +182,17 @@ def _list_s3(location: Location, field_path: str) -> ResolvedFiles:
     client = s3_client()
     bucket = location.bucket or ""
     key = location.key
-    files: list[tuple[str, int]] = []
+    files: list[tuple[str, int, str]] = []
 
-    def list_prefix(prefix: str) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
+    def list_prefix(prefix: str) -> list[tuple[str, int, str]]:
+        found: list[tuple[str, int, str]] = []
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 object_key = item.get("Key", "")
                 if item.get("Size", 0) > 0 and _is_data_file(object_key):
-                    found.append((object_key, int(item.get("Size", 0))))
+                    version = f"{item.get('Size', 0)}:{item.get('ETag', '')}:{item.get('LastModified', '')}"
+                    found.append((object_key, int(item.get("Size", 0)), version))
         return found
 
     if key and not key.endswith("/"):
@@ -207,8 +217,9 @@ def _list_s3(location: Location, field_path: str) -> ResolvedFiles:
     return ResolvedFiles(
         location=location,
         filesystem=s3_filesystem(),
-        paths=tuple(f"{bucket}/{object_key}" for object_key, _ in files),
-        total_bytes=sum(size for _, size in files),
+        paths=tuple(f"{bucket}/{object_key}" for object_key, _, _ in files),
+        total_bytes=sum(size for _, size, _ in files),
+        versions=tuple(version for _, _, version in files),
     )
 
 
@@ -231,6 +242,7 @@ def _list_local(location: Location, field_path: str) -> ResolvedFiles:
         filesystem=pafs.LocalFileSystem(),
         paths=tuple(str(file.resolve()) for file in files),
         total_bytes=sum(file.stat().st_size for file in files),
+        versions=tuple(f"{file.stat().st_size}:{file.stat().st_mtime_ns}" for file in files),
     )
 
 
@@ -240,6 +252,24 @@ def list_files(uri: str, field_path: str) -> ResolvedFiles:
     if location.is_s3:
         return _list_s3(location, field_path)
     return _list_local(location, field_path)
+
+
+def read_bytes_if_exists(uri: str) -> bytes | None:
+    """One small object (a cached profile), or ``None`` when it does not exist."""
+    location = parse_location(uri)
+    if location.is_s3:
+        client = s3_client()
+        from botocore.exceptions import ClientError
+
+        try:
+            response = client.get_object(Bucket=location.bucket or "", Key=location.key)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise _client_error(location, "read", str(error.response.get("Error", {}).get("Code")), None) from None
+        return response["Body"].read()
+    path = Path(location.key)
+    return path.read_bytes() if path.is_file() else None
 
 
 def write_bytes(uri: str, payload: bytes, content_type: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,23 @@ def test_baseline_prints_suggested_thresholds(
     assert accuracy["min"] == pytest.approx(reference_accuracy["reference"] * 0.95, rel=1e-3)
     assert set(printed["features"]) == {"amount", "age", "region"}
     assert printed["features"]["region"]["categories"][0] == "north"
+
+
+def test_the_reference_profile_is_cached_and_invalidated_when_the_reference_changes(
+    evaluate: Any, datasets: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    reference_path, current_path, _ = datasets
+    cache = tmp_path / "cache"
+    document = base_config(str(reference_path), str(current_path))
+    first = evaluate(document, "--profile-cache", str(cache))
+    assert len(list((cache / "profiles").glob("*.json"))) == 1
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="modelmonitor.evaluator")
+    second = evaluate(document, "--profile-cache", str(cache))
+    assert any("reusing the reference profile" in record.getMessage() for record in caplog.records)
+    for key in ("metrics", "drift", "violations", "rows", "verdict"):
+        assert first.summary[key] == second.summary[key]
+    pq.write_table(make_table(4100, seed=1), reference_path)
+    third = evaluate(document, "--profile-cache", str(cache))
+    assert third.summary["rows"]["reference"] == 4100
+    assert len(list((cache / "profiles").glob("*.json"))) == 2
