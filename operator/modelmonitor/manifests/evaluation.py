@@ -122,10 +122,11 @@ def build_pod_template(
     monitor_name = monitor_metadata_field(monitor, "name")
     resources = spec.evaluation.resources
     container_resources: dict[str, Any] = {}
+    # Quantities as strings: the spec allows `cpu: 2`, typed API clients accept only "2".
     if resources.requests:
-        container_resources["requests"] = dict(resources.requests)
+        container_resources["requests"] = {name: str(amount) for name, amount in resources.requests.items()}
     if resources.limits:
-        container_resources["limits"] = dict(resources.limits)
+        container_resources["limits"] = {name: str(amount) for name, amount in resources.limits.items()}
     return {
         "metadata": {"labels": selector_labels(monitor_name)},
         "spec": {

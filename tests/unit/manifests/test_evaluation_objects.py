@@ -141,7 +141,7 @@ def test_evaluation_settings_reach_the_job() -> None:
     assert pod["serviceAccountName"] == "team-a"
     assert pod["containers"][0]["resources"] == {
         "requests": {"cpu": "500m", "memory": "1Gi"},
-        "limits": {"cpu": 2, "memory": "4Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
     }
     assert pod["containers"][0]["image"] == IMAGE
 
