@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -30,9 +31,9 @@ def evidently_decisions(document: dict[str, Any]) -> dict[str, bool]:
 
 
 def main() -> None:
-    ours = json.load(open(sys.argv[1]))
-    plain = json.load(open(sys.argv[2]))
-    evidently = evidently_decisions(json.load(open(sys.argv[3]))) if len(sys.argv) > 3 else {}
+    ours = json.loads(Path(sys.argv[1]).read_text())
+    plain = json.loads(Path(sys.argv[2]).read_text())
+    evidently = evidently_decisions(json.loads(Path(sys.argv[3]).read_text())) if len(sys.argv) > 3 else {}
     features = {feature["feature"]: feature for feature in ours["drift"]["features"]}
     disagreements = 0
     print("feature   ours  plain  | ours-gate evidently")
@@ -47,10 +48,13 @@ def main() -> None:
     print(f"drift decisions differing from the straightforward script: {disagreements} of {len(features)}")
     worst = max(
         (abs(ours["metrics"][name] - value), name)
-        for name, value in plain["metrics"].items() if ours["metrics"].get(name) is not None
+        for name, value in plain["metrics"].items()
+        if ours["metrics"].get(name) is not None
     )
-    print(f"largest metric difference vs scikit-learn: {worst[0]:.2e} ({worst[1]}; "
-          f"binned bounds: {ours['statistics'].get('metricBounds')})")
+    print(
+        f"largest metric difference vs scikit-learn: {worst[0]:.2e} ({worst[1]}; "
+        f"binned bounds: {ours['statistics'].get('metricBounds')})"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ import pyarrow.parquet as pq
 NUMERIC = 18
 CATEGORICAL = 7
 CHUNK = 250_000
-CATEGORIES = [[f"c{index}_{value}" for value in range(count)] for index, count in
-              enumerate((3, 5, 8, 12, 20, 40, 4))]
+CATEGORIES = [[f"c{index}_{value}" for value in range(count)] for index, count in enumerate((3, 5, 8, 12, 20, 40, 4))]
 DRIFTED_NUMERIC = {0: ("shift", 0.5), 1: ("scale", 1.6), 2: ("shift", 0.1)}
 DRIFTED_CATEGORICAL = {0: 2.0, 1: 1.6}
 NAN_TAIL_NUMERIC = 3
@@ -32,7 +31,8 @@ def _category_weights(count: int, boost: float | None) -> np.ndarray:
     if boost is not None:
         weights[-1] *= boost * 3
         weights[0] /= boost
-    return weights / weights.sum()
+    shares: np.ndarray = weights / weights.sum()
+    return shares
 
 
 def chunk(rng: np.random.Generator, rows: int, drifted: bool, offset: int) -> pa.RecordBatch:

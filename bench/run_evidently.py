@@ -30,15 +30,18 @@ def main() -> None:
         id_column="request_id",
         numerical_columns=[*numeric, "score"],
         categorical_columns=[*categorical, "label", "pred"],
-        classification=[BinaryClassification(target="label", prediction_labels="pred", prediction_probas="score",
-                                             pos_label=1)],
+        classification=[
+            BinaryClassification(target="label", prediction_labels="pred", prediction_probas="score", pos_label=1)
+        ],
     )
     reference_dataset = Dataset.from_pandas(reference, data_definition=definition)
     current_dataset = Dataset.from_pandas(current, data_definition=definition)
-    report = Report([
-        DataDriftPreset(columns=numeric + categorical, num_method="ks", cat_method="chisquare", threshold=0.05),
-        ClassificationPreset(),
-    ])
+    report = Report(
+        [
+            DataDriftPreset(columns=numeric + categorical, num_method="ks", cat_method="chisquare", threshold=0.05),
+            ClassificationPreset(),
+        ]
+    )
     snapshot = report.run(current_dataset, reference_dataset)
     snapshot.save_html(output_path.replace(".json", ".html"))
     document = snapshot.dict()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ def main() -> None:
     reference = pd.read_parquet(reference_path)
     current = pd.read_parquet(current_path)
     features: dict[str, dict[str, float | bool | str]] = {}
+    reference_counts: np.ndarray[Any, Any]
+    current_counts: np.ndarray[Any, Any]
     for column in reference.columns:
         if column in ROLES:
             continue
@@ -52,7 +55,10 @@ def main() -> None:
             test = "chi2"
         stability = psi(reference_counts.astype(float), current_counts.astype(float))
         features[column] = {
-            "test": test, "statistic": float(statistic), "pValue": float(p_value), "psi": stability,
+            "test": test,
+            "statistic": float(statistic),
+            "pValue": float(p_value),
+            "psi": stability,
             "drifted": bool(p_value < 0.05 and stability >= 0.1),
         }
     labelled = current.dropna(subset=["label"])
@@ -69,8 +75,13 @@ def main() -> None:
     }
     confusion = metrics.confusion_matrix(truth, predicted).tolist()
     drifted = sorted(name for name, feature in features.items() if feature["drifted"])
-    output = {"metrics": results, "confusionMatrix": confusion, "features": features, "drifted": drifted,
-              "share": len(drifted) / len(features)}
+    output = {
+        "metrics": results,
+        "confusionMatrix": confusion,
+        "features": features,
+        "drifted": drifted,
+        "share": len(drifted) / len(features),
+    }
     with open(output_path, "w") as handle:
         json.dump(output, handle, indent=1)
     with open(output_path.replace(".json", ".html"), "w") as handle:

@@ -1,0 +1,134 @@
+"""Run every contender on the same data and print one Markdown table row each (wall time, peak RSS, rows/s).
+
+    python bench/run_bench.py --rows 1000000 [--skip-evidently] [--skip-straightforward]
+
+Contenders: the evaluator cold (reference profiled in the run) and warm (profile cached by an earlier run),
+both writing result.json and the HTML report; the straightforward pandas + scipy + scikit-learn script;
+Evidently's data-drift + classification presets with its HTML report (in bench/.venv-evidently).
+Rows/s counts reference + current rows. Run on a quiet machine: the numbers are wall-clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+EVIDENTLY_PYTHON = BENCH / ".venv-evidently" / "bin" / "python"
+
+CONFIG = """
+monitor: {{namespace: bench, name: credit}}
+spec:
+  model: {{name: credit, version: "7", task: binary-classification}}
+  data:
+    reference: {{uri: {reference}}}
+    current: {{uri: {current}}}
+    columns: {{target: label, prediction: pred, score: score, exclude: [request_id]}}
+  metrics:
+    - {{name: accuracy, min: 0.75, severity: critical}}
+    - {{name: f1, min: 0.6}}
+    - {{name: roc_auc, min: 0.7}}
+  drift: {{tests: [psi], pValue: 0.05, psi: {{warning: 0.1, critical: 0.25}}, datasetDriftShare: 0.3}}
+"""
+
+
+def measure(command: list[str]) -> dict[str, float]:
+    completed = subprocess.run(
+        [str(PYTHON), str(BENCH / "measure.py"), "--", *command], check=True, capture_output=True, text=True
+    )
+    result: dict[str, float] = json.loads(completed.stdout.strip().splitlines()[-1])
+    if result["exitCode"] != 0:
+        raise SystemExit(f"{command} failed: {completed.stderr[-2000:]}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--skip-straightforward", action="store_true")
+    arguments = parser.parse_args()
+    label = f"{arguments.rows // 1_000_000}m" if arguments.rows >= 1_000_000 else str(arguments.rows)
+    data = BENCH / "data" / label
+    out = BENCH / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    if not (data / "current.parquet").exists():
+        subprocess.run(
+            [str(PYTHON), str(BENCH / "generate.py"), "--rows", str(arguments.rows), "--out", str(data)], check=True
+        )
+    reference, current = data / "reference.parquet", data / "current.parquet"
+    config = out / f"config-{label}.yaml"
+    config.write_text(CONFIG.format(reference=reference, current=current))
+    cache = out / f"profile-cache-{label}"
+    shutil.rmtree(cache, ignore_errors=True)
+    total_rows = 2 * arguments.rows
+    rows: list[tuple[str, dict[str, float]]] = []
+    evaluate = [
+        str(ROOT / ".venv" / "bin" / "modelmonitor"),
+        "evaluate",
+        "--config",
+        str(config),
+        "--quiet",
+        "--run-id",
+        "bench",
+        "--profile-cache",
+        str(cache),
+    ]
+    rows.append(
+        (
+            "modelmonitor evaluate (cold: profiles the reference)",
+            measure([*evaluate, "--output", str(out / f"modelmonitor-{label}")]),
+        )
+    )
+    rows.append(
+        (
+            "modelmonitor evaluate (warm: cached reference profile)",
+            measure([*evaluate, "--output", str(out / f"modelmonitor-{label}")]),
+        )
+    )
+    if not arguments.skip_straightforward:
+        rows.append(
+            (
+                "pandas + scipy + scikit-learn script",
+                measure(
+                    [
+                        str(PYTHON),
+                        str(BENCH / "straightforward.py"),
+                        str(reference),
+                        str(current),
+                        str(out / f"straightforward-{label}.json"),
+                    ]
+                ),
+            )
+        )
+    if not arguments.skip_evidently and EVIDENTLY_PYTHON.exists():
+        rows.append(
+            (
+                "Evidently DataDrift + Classification presets",
+                measure(
+                    [
+                        str(EVIDENTLY_PYTHON),
+                        str(BENCH / "run_evidently.py"),
+                        str(reference),
+                        str(current),
+                        str(out / f"evidently-{label}.json"),
+                    ]
+                ),
+            )
+        )
+    for name, result in rows:
+        print(
+            f"| {label} | {name} | {result['seconds']:.1f} s | {result['peakRssMiB']:.0f} MiB | "
+            f"{total_rows / result['seconds']:,.0f} |"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
