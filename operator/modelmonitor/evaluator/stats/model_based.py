@@ -15,6 +15,7 @@ from scipy import stats as scipy_stats
 from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from threadpoolctl import threadpool_limits
 
 from modelmonitor.evaluator.stats.columns import FloatArray
 from modelmonitor.evaluator.stats.reservoir import RowReservoir
@@ -52,7 +53,9 @@ def domain_classifier_test(
     labels = np.concatenate([np.zeros(len(reference)), np.ones(len(current))])
     model = HistGradientBoostingClassifier(max_iter=50, early_stopping=False, random_state=seed)
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-    scores = cross_val_predict(model, features, labels, cv=folds, method="predict_proba")[:, 1]
+    # one OpenMP thread: a few thousand rows gain little from more, and spinning threads on a busy node lose a lot
+    with threadpool_limits(limits=1, user_api="openmp"):
+        scores = cross_val_predict(model, features, labels, cv=folds, method="predict_proba")[:, 1]
     auc = float(roc_auc_score(labels, scores))
     p_value = float(
         scipy_stats.mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="greater").pvalue
