@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 BATCH_ROWS = 131_072
+# Read ahead little: the engine consumes batches more slowly than Arrow decodes them, so deep read-ahead
+# only parks decoded row groups in memory (at 10M rows the defaults, 16 batches / 4 files, cost ~3 GiB).
+BATCH_READAHEAD = 1
+FRAGMENT_READAHEAD = 1
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,9 @@ def _file_format(name: str | None, paths: tuple[str, ...]) -> ds.FileFormat | st
         return ds.CsvFileFormat()
     if name == "jsonl":
         return ds.JsonFileFormat()
-    return "parquet"
+    # pre_buffer keeps every row group's bytes it fetched until the file is closed: with one big file
+    # that is the whole file in memory. Without it, memory stays at about one row group per column.
+    return ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
 
 
 def _read_failure(uri: str, error: Exception) -> Exception:
@@ -132,7 +138,13 @@ class TableSource:
         if filtering and timestamp_column not in read_columns:
             read_columns.append(timestamp_column or "")
         try:
-            scanner = self._dataset.scanner(columns=read_columns, batch_size=BATCH_ROWS, use_threads=True)
+            scanner = self._dataset.scanner(
+                columns=read_columns,
+                batch_size=BATCH_ROWS,
+                batch_readahead=BATCH_READAHEAD,
+                fragment_readahead=FRAGMENT_READAHEAD,
+                use_threads=True,
+            )
             for batch in scanner.to_batches():
                 if batch.num_rows == 0:
                     continue
