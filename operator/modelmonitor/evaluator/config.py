@@ -254,10 +254,10 @@ def _data_source(raw: object, field_path: str, *, windowed: bool) -> DataSource:
     uri = _check_uri(_string(section.get("uri"), f"{field_path}.uri", required=True) or "", f"{field_path}.uri")
     timestamp_column = _string(section.get("timestampColumn"), f"{field_path}.timestampColumn")
     window = None
-    if windowed and section.get("window") is not None:
+    # The CRD defaults the window to 24h and documents "timestampColumn absent: every row is in the window",
+    # so a window without a timestamp column selects every row rather than failing the evaluation.
+    if windowed and section.get("window") is not None and timestamp_column is not None:
         window = parse_duration(section["window"], f"{field_path}.window")
-        if timestamp_column is None:
-            raise ConfigError(f"{field_path}.timestampColumn: is required when {field_path}.window is set")
     return DataSource(
         uri=uri,
         format=_format(section.get("format"), uri, f"{field_path}.format"),

@@ -98,7 +98,6 @@ def test_defaults_when_sections_are_absent() -> None:
         ("spec.data.reference", _DELETE, "spec.data.reference: must be an object"),
         ("spec.data.current.format", "xlsx", "spec.data.current.format: must be one of parquet, csv, jsonl"),
         ("spec.data.current.window", "soon", "spec.data.current.window: must be a duration"),
-        ("spec.data.current.timestampColumn", _DELETE, "spec.data.current.timestampColumn: is required"),
         ("spec.data.labels.joinOn", _DELETE, "spec.data.labels.joinOn: is required"),
         ("spec.data.labels.minCoverage", 1.5, "spec.data.labels.minCoverage: must be between"),
         ("spec.data.columns.categorical", "region", "spec.data.columns.categorical: must be a list of strings"),
@@ -117,6 +116,11 @@ def test_a_bad_field_is_named(path: str, value: Any, message: str) -> None:
         parse_config(with_change(path, value))
     assert message in caught.value.message
     assert caught.value.exit_code == EXIT_CONFIG_ERROR
+
+
+def test_a_window_without_a_timestamp_column_selects_every_row() -> None:
+    config = parse_config(with_change("spec.data.current.timestampColumn", _DELETE))
+    assert config.current.window is None and config.current.timestamp_column is None
 
 
 def test_a_metric_of_another_task_is_refused() -> None:
