@@ -365,10 +365,11 @@ class NodeAgent:
 
     def _spawn(self, argv: list[str], env: dict[str, str], mounts: list[tuple[Path, str, bool]],
                container: dict[str, Any], container_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-        working_dir = container.get("workingDir") or str(container_dir)
+        # A container starts in its image's WORKDIR, usually "/"; without a mount namespace, in its own folder.
+        working_dir = container.get("workingDir") or ("/" if self.use_mount_namespaces else str(container_dir))
         if self.use_mount_namespaces:
             script = []
-            for source, target, read_only in mounts:
+            for source, target, read_only in _mount_order(mounts):
                 quoted_target = shlex.quote(target)
                 if source.is_dir():
                     script.append(f"mkdir -p {quoted_target}")
@@ -587,6 +588,17 @@ class NodeAgent:
             status.update(reason="DeadlineExceeded", message="Pod was active on the node longer than the "
                           "specified deadline")
         self._patch_status(run, status)
+
+
+def _mount_order(mounts: list[tuple[Path, str, bool]]) -> list[tuple[Path, str, bool]]:
+    """Parents before children; and a mount whose target hides the agent's own folders (a pod's `/tmp` while the
+    agent works under /tmp) after every mount whose source lies below it, or those sources would vanish."""
+
+    def hides_a_source(target: str) -> bool:
+        prefix = target.rstrip("/") + "/"
+        return any(str(source).startswith(prefix) for source, _, _ in mounts)
+
+    return sorted(mounts, key=lambda mount: (hides_a_source(mount[1]), mount[1].count("/")))
 
 
 def _expand(value: str, env: Mapping[str, str]) -> str:

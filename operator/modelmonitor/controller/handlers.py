@@ -1,7 +1,8 @@
 """kopf handlers: thin. Each takes the store from `memo`, calls a service, and reports what happened.
 
 Handler ids are pinned (`id=`) so that kopf's progress annotations survive code changes; kopf keeps its own
-bookkeeping under the `modelmonitor.io` prefix (see `configure`).
+bookkeeping under the `kopf.modelmonitor.io` prefix (see `configure`): not `modelmonitor.io`, because kopf
+ignores changes of annotations under its own prefix, and users talk to us through `modelmonitor.io/run-now`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ FINALIZER = "modelmonitor.io/finalizer"
 @kopf.on.startup(id="configure")
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelmonitor.io")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.modelmonitor.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="modelmonitor.io", key="last-handled-configuration")
+        prefix="kopf.modelmonitor.io", key="last-handled-configuration")
     settings.posting.level = logging.WARNING  # events are posted explicitly, not from every log line
     settings.batching.worker_limit = memo.operator_settings.max_workers
     settings.watching.server_timeout = 300

@@ -70,7 +70,7 @@ def job_outcome(job: Mapping[str, Any], exit_code: int | None, reason: str | Non
     for condition in status.get("conditions") or []:
         if condition.get("status") == "True" and condition.get("type") in ("Failed", "Complete"):
             job_reason, job_message = condition.get("reason") or "", condition.get("message") or ""
-    if not succeeded and exit_code is not None and job_reason in ("", "BackoffLimitExceeded"):
+    if not succeeded and exit_code is not None:
         job_message = f"{job_message} (evaluator exit code {exit_code}: {(message or '').strip()[-500:]})".strip()
     return JobOutcome(
         name=job["metadata"]["name"], succeeded=succeeded,
