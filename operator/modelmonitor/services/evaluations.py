@@ -18,6 +18,10 @@ from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.reconcile.status import JobOutcome, already_recorded, apply_evaluation, failure_summary
 
 MONITOR_LABEL = "modelmonitor.io/monitor"
+# Jobs whose result is not an evaluation of their own (the shards of a sharded run, whose partial results a
+# reduce Job merges) carry this label; only the Job that writes the evaluation's summary is processed here.
+ROLE_LABEL = "modelmonitor.io/role"
+PARTIAL_ROLES = frozenset({"shards"})
 MAX_CONFLICT_RETRIES = 8
 
 EventPoster = Callable[[Mapping[str, Any], str, str, str], None]  # (monitor, type, reason, message)
@@ -48,7 +52,8 @@ def needs_processing(job: Mapping[str, Any]) -> bool:
     metadata = job.get("metadata") or {}
     if PROCESSED_ANNOTATION in (metadata.get("annotations") or {}):
         return False
-    if MONITOR_LABEL not in (metadata.get("labels") or {}):
+    labels = metadata.get("labels") or {}
+    if MONITOR_LABEL not in labels or labels.get(ROLE_LABEL) in PARTIAL_ROLES:
         return False
     return job_finished(job)[0]
 
