@@ -115,7 +115,7 @@ class _CrdDumper(yaml.SafeDumper):
 
 
 # YAML 1.1 as read by kubectl and helm (go-yaml v2) also takes these for booleans; PyYAML does not quote all
-# of them (the field names `m` and `n` of mOfN, for instance), so they are always quoted.
+# of them (`y` and `n`, for instance), so they are always quoted.
 _GO_YAML_BOOLEANS = frozenset(
     word
     for base in ("y", "yes", "n", "no", "on", "off", "true", "false")

@@ -43,7 +43,7 @@ __all__ = [
     "ReferenceDataSpec",
     "ResourceRequirements",
     "RollbackMode",
-    "RollbackOn",
+    "RollbackSeverity",
     "RollbackSpec",
     "RollbackTarget",
     "Silence",
@@ -83,7 +83,7 @@ EmailTls = Literal["starttls", "tls", "none"]
 SmsProvider = Literal["sns", "twilio"]
 WebhookFormat = Literal["generic", "slack", "teams", "pagerduty"]
 RollbackMode = Literal["Automatic", "Manual", "NotifyOnly"]
-RollbackOn = Literal["critical", "warning"]
+RollbackSeverity = Literal["critical", "warning"]
 VersionSource = Literal["image", "env", "annotation", "field"]
 
 
@@ -199,8 +199,8 @@ class AlertChannel:
 
 @dataclass(frozen=True)
 class MOfN:
-    m: int
-    n: int
+    violations: int
+    evaluations: int
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ class RollbackTarget:
 class RollbackSpec:
     enabled: bool = False
     mode: RollbackMode = "Automatic"
-    on: RollbackOn = "critical"
+    min_severity: RollbackSeverity = "critical"
     rules: list[str] = field(default_factory=list)
     consecutive_violations: int = 1
     cooldown: timedelta = timedelta(hours=1)

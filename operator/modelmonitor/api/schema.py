@@ -580,18 +580,18 @@ def _alerts_schema() -> Schema:
                         maximum=100,
                     ),
                     "mOfN": obj(
-                        "Fire when m of the last n evaluations violated (instead of consecutiveViolations). "
-                        'In YAML write the key n quoted ("n": 3): kubectl reads a bare n as the boolean false.',
+                        "Fire when `violations` of the last `evaluations` evaluations violated "
+                        "(instead of consecutiveViolations).",
                         {
-                            "m": integer("Violating evaluations needed.", minimum=1, maximum=100),
-                            "n": integer("Evaluations looked at.", minimum=1, maximum=100),
+                            "violations": integer("Violating evaluations needed.", minimum=1, maximum=100),
+                            "evaluations": integer("Evaluations looked at.", minimum=1, maximum=100),
                         },
-                        required=["m", "n"],
+                        required=["violations", "evaluations"],
                         rules=[
                             rule(
-                                "self.m <= self.n",
-                                "spec.alerts.policy.mOfN.m must be less than or equal to n",
-                                field_path=".m",
+                                "self.violations <= self.evaluations",
+                                "spec.alerts.policy.mOfN.violations must be less than or equal to evaluations",
+                                field_path=".violations",
                             )
                         ],
                     ),
@@ -643,14 +643,13 @@ def _rollback_schema() -> Schema:
                 model.RollbackMode,
                 default="Automatic",
             ),
-            "on": enum_of(
-                'Least severe verdict that triggers a rollback. In YAML write the key quoted ("on": critical): '
-                "kubectl reads a bare on as the boolean true.",
-                model.RollbackOn,
+            "minSeverity": enum_of(
+                "Least severe verdict that triggers a rollback.",
+                model.RollbackSeverity,
                 default="critical",
             ),
             "rules": array(
-                "Only these rules trigger a rollback (e.g. metric:accuracy, drift); empty: any rule at `on`.",
+                "Only these rules trigger a rollback (e.g. metric:accuracy, drift); empty: any rule at minSeverity.",
                 string("A rule name.", max_length=128),
                 max_items=20,
                 list_type="set",

@@ -110,7 +110,10 @@ class ChannelTarget:
 
 @dataclass(frozen=True)
 class Policy:
-    """``spec.alerts.policy``: fire after ``consecutive_violations`` in a row, or ``m_of_n`` (M of the last N)."""
+    """``spec.alerts.policy``: fire after ``consecutive_violations`` in a row, or per ``m_of_n``.
+
+    ``m_of_n`` is ``(violations, evaluations)``: fire when that many of the last ``evaluations`` violated.
+    """
 
     consecutive_violations: int = 1
     m_of_n: tuple[int, int] | None = None
@@ -228,12 +231,12 @@ def parse_policy(policy_spec: Mapping[str, Any] | None) -> Policy:
     m_of_n: tuple[int, int] | None = None
     if m_of_n_spec is not None:
         if not isinstance(m_of_n_spec, Mapping):
-            raise AlertPolicyError("alerts.policy.mOfN must be an object with m and n")
-        m = _positive_int(m_of_n_spec.get("m"), "alerts.policy.mOfN.m")
-        n = _positive_int(m_of_n_spec.get("n"), "alerts.policy.mOfN.n")
-        if m > n:
-            raise AlertPolicyError("alerts.policy.mOfN.m must not exceed alerts.policy.mOfN.n")
-        m_of_n = (m, n)
+            raise AlertPolicyError("alerts.policy.mOfN must be an object with violations and evaluations")
+        violations = _positive_int(m_of_n_spec.get("violations"), "alerts.policy.mOfN.violations")
+        evaluations = _positive_int(m_of_n_spec.get("evaluations"), "alerts.policy.mOfN.evaluations")
+        if violations > evaluations:
+            raise AlertPolicyError("alerts.policy.mOfN.violations must not exceed alerts.policy.mOfN.evaluations")
+        m_of_n = (violations, evaluations)
     repeat = spec.get("repeatInterval")
     send_resolved = spec.get("sendResolved", True)
     if not isinstance(send_resolved, bool):
@@ -503,8 +506,8 @@ def _condition_holds(history: Sequence[bool], policy: Policy) -> bool:
     if streak >= policy.consecutive_violations:
         return True
     if policy.m_of_n is not None:
-        m, n = policy.m_of_n
-        return sum(history[-n:]) >= m
+        violations, evaluations = policy.m_of_n
+        return sum(history[-evaluations:]) >= violations
     return False
 
 

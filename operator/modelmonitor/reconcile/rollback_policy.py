@@ -11,7 +11,7 @@ Guarantees, in the order they are checked:
 
 - nothing happens unless ``spec.rollback.enabled`` is true;
 - only conclusive verdicts count (``pending`` and ``error`` say nothing about the model);
-- a violation is a verdict at or above ``on`` (``critical`` by default) or, when ``rules`` is set, a violation
+- a violation is a verdict at or above ``minSeverity`` (``critical`` by default) or, when ``rules`` is set, a violation
   of one of the named rules (shell patterns such as ``drift:*``), whatever its severity;
 - the current version must have violated in ``consecutiveViolations`` evaluations in a row (evaluations of
   another version in between break the run; a rollback starts a new count);
@@ -136,7 +136,7 @@ class _Subject(TypedDict, total=False):
 class _Policy:
     enabled: bool
     mode: RollbackMode
-    on: str
+    min_severity: str
     rules: tuple[str, ...]
     consecutive_violations: int
     cooldown: timedelta
@@ -153,7 +153,7 @@ def _policy_of_model(spec: RollbackSpec) -> _Policy:
     return _Policy(
         enabled=spec.enabled,
         mode=RollbackMode(spec.mode),
-        on=spec.on,
+        min_severity=spec.min_severity,
         rules=tuple(spec.rules),
         consecutive_violations=spec.consecutive_violations,
         cooldown=spec.cooldown,
@@ -174,9 +174,9 @@ def _read_policy(spec: RollbackSpec | Mapping[str, Any]) -> _Policy:
         raise _InvalidPolicy(
             f"{prefix}.mode must be one of Automatic, Manual, NotifyOnly (got {mode_text!r})"
         ) from None
-    on = str(spec.get("on", "critical"))
-    if on not in ("critical", "warning"):
-        raise _InvalidPolicy(f"{prefix}.on must be critical or warning (got {on!r})")
+    min_severity = str(spec.get("minSeverity", "critical"))
+    if min_severity not in ("critical", "warning"):
+        raise _InvalidPolicy(f"{prefix}.minSeverity must be critical or warning (got {min_severity!r})")
     rules = spec.get("rules") or []
     if not isinstance(rules, list) or not all(isinstance(rule, str) and rule for rule in rules):
         raise _InvalidPolicy(f"{prefix}.rules must be a list of rule names such as metric:accuracy")
@@ -197,7 +197,7 @@ def _read_policy(spec: RollbackSpec | Mapping[str, Any]) -> _Policy:
     return _Policy(
         enabled=bool(spec.get("enabled", False)),
         mode=mode,
-        on=on,
+        min_severity=min_severity,
         rules=tuple(rules),
         consecutive_violations=consecutive,
         cooldown=cooldown,
@@ -215,7 +215,7 @@ def violated_rules(summary: Mapping[str, Any]) -> list[str]:
 def _is_violation(policy: _Policy, verdict: str, rules: Sequence[str]) -> bool:
     if policy.rules:
         return any(fnmatchcase(rule, pattern) for rule in rules for pattern in policy.rules)
-    return SEVERITY_RANK.get(verdict, 0) >= SEVERITY_RANK[policy.on]
+    return SEVERITY_RANK.get(verdict, 0) >= SEVERITY_RANK[policy.min_severity]
 
 
 def _last_rollback_at(history: Sequence[Mapping[str, Any]], *, dry_run: bool, applied_only: bool) -> datetime | None:
@@ -247,7 +247,7 @@ def _consecutive_violations(
 def _describe_trigger(policy: _Policy) -> str:
     if policy.rules:
         return f"violations of {', '.join(policy.rules)}"
-    return f"{policy.on} evaluations" if policy.on == "critical" else "warning-or-worse evaluations"
+    return "critical evaluations" if policy.min_severity == "critical" else "warning-or-worse evaluations"
 
 
 def _candidate_problem(
@@ -331,7 +331,8 @@ def decide_rollback(
     if not _is_violation(policy, verdict, violated_rules(summary)):
         return RollbackDecision(
             RollbackAction.NONE, "NotTriggered",
-            f"verdict {verdict} of version {version} does not call for a rollback (on: {_describe_trigger(policy)})",
+            f"verdict {verdict} of version {version} does not call for a rollback "
+            f"(triggered by {_describe_trigger(policy)})",
             withdraw_proposal=proposal is not None, **base,
         )
     since = _last_rollback_at(history, dry_run=False, applied_only=True)

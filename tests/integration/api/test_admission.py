@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import yaml
 
 from modelmonitor.api import parse_spec
 from modelmonitor.api.crd import GROUP, PLURAL, VERSION
-from tests.integration.api.conftest import load_fixture
+from tests.integration.api.conftest import FIXTURES, load_fixture
 
 pytestmark = pytest.mark.cluster
 
@@ -162,10 +163,10 @@ INVALID = [
         ("spec.alerts.channels[3].type", "Unsupported value"),
     ),
     Invalid(
-        "m of n with m above n",
+        "m of n with more violations than evaluations",
         REGRESSION,
-        _spec(lambda s: s["alerts"]["policy"]["mOfN"].update(m=4)),
-        ("spec.alerts.policy.mOfN.m", "must be less than or equal to n"),
+        _spec(lambda s: s["alerts"]["policy"]["mOfN"].update(violations=4)),
+        ("spec.alerts.policy.mOfN.violations", "must be less than or equal to evaluations"),
     ),
     Invalid(
         "both consecutive and m of n",
@@ -314,3 +315,23 @@ def test_kubectl_apply_prints_the_refusal(kube_cluster: Any, monitor_namespace: 
     assert result.returncode != 0
     assert "spec.metrics[0].min" in result.stderr
     assert "must be less than or equal to max" in result.stderr
+
+
+@pytest.mark.parametrize("fixture", [BINARY, REGRESSION])
+def test_kubectl_applies_the_hand_written_yaml_with_bare_keys(
+    kube_cluster: Any, monitor_namespace: str, fixture: str
+) -> None:
+    """kubectl reads YAML 1.1, where bare `on` and `n` are booleans: no field of the CRD may be named so."""
+    text = (FIXTURES / fixture).read_text(encoding="utf-8")
+    assert re.search(r"^\s+minSeverity: critical$|mOfN: \{violations: 2, evaluations: 3\}", text, re.MULTILINE)
+    result = subprocess.run(
+        ["kubectl", "apply", "--dry-run=server", "-n", monitor_namespace, "-f", "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=kube_cluster.env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created (server dry run)" in result.stdout

@@ -30,6 +30,29 @@ def test_committed_crd_equals_generator_output(path: Path) -> None:
     assert path.read_text(encoding="utf-8") == render_crd_yaml(), f"{path} is stale: run hack/generate_crd.py"
 
 
+# Keys kubectl and helm (go-yaml, YAML 1.1) read as booleans when written bare: `on: critical` becomes
+# `true: critical` and the API server refuses it with a message about a field the user never wrote.
+YAML_11_BOOLEAN_WORDS = {"y", "yes", "n", "no", "on", "off", "true", "false"}
+
+
+def _property_paths(schema: dict[str, Any], path: str) -> list[str]:
+    paths = []
+    for name, node in schema.get("properties", {}).items():
+        paths.append(f"{path}.{name}")
+        paths.extend(_property_paths(node, f"{path}.{name}"))
+    if "items" in schema:
+        paths.extend(_property_paths(schema["items"], f"{path}[]"))
+    if isinstance(schema.get("additionalProperties"), dict):
+        paths.extend(_property_paths(schema["additionalProperties"], f"{path}.*"))
+    return paths
+
+
+def test_no_field_name_is_a_yaml_boolean() -> None:
+    paths = _property_paths(spec_schema(), "spec")
+    assert "spec.rollback.minSeverity" in paths and "spec.alerts.policy.mOfN.evaluations" in paths
+    assert [path for path in paths if path.rsplit(".", 1)[-1].lower() in YAML_11_BOOLEAN_WORDS] == []
+
+
 def _dataclass_of(hint: Any) -> type | None:
     """The dataclass inside ``X``, ``X | None`` or ``list[X]``, if any."""
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):

@@ -117,7 +117,7 @@ class TestAutomatic:
         _, decision = healthy_then(AUTOMATIC, "warning", "warning")
         assert (decision.action, decision.reason) == (RollbackAction.NONE, "NotTriggered")
 
-        _, decision = healthy_then({**AUTOMATIC, "on": "warning"}, "warning", "critical")
+        _, decision = healthy_then({**AUTOMATIC, "minSeverity": "warning"}, "warning", "critical")
         assert decision.action is RollbackAction.EXECUTE
 
     def test_a_healthy_evaluation_breaks_the_run(self) -> None:
@@ -206,7 +206,7 @@ class TestSafety:
         ("spec", "field"),
         [
             ({"mode": "Sometimes"}, "spec.rollback.mode"),
-            ({"on": "info"}, "spec.rollback.on"),
+            ({"minSeverity": "info"}, "spec.rollback.minSeverity"),
             ({"cooldown": "soon"}, "spec.rollback.cooldown"),
             ({"consecutiveViolations": 0}, "spec.rollback.consecutiveViolations"),
             ({"maxRollbacks": {"count": 1, "window": "1w"}}, "spec.rollback.maxRollbacks.window"),
@@ -351,6 +351,25 @@ class TestParsedSpec:
             spec, monitor.status, summary("2", "critical", "run-3"), SETTLED_ON_2, {}, monitor.now
         )
         assert (decision.action, decision.to_version) == (RollbackAction.EXECUTE, "1")
+
+    def test_the_api_models_min_severity_warning_triggers_on_a_warning(self) -> None:
+        monitor, _ = healthy_then({}, "warning", "warning")
+        summary_of_warning = summary("2", "warning", "run-3")
+        decisions = [
+            decide_rollback(
+                RollbackSpec(enabled=True, min_severity=severity),
+                monitor.status,
+                summary_of_warning,
+                SETTLED_ON_2,
+                {},
+                monitor.now,
+            )
+            for severity in ("critical", "warning")
+        ]
+        assert [(decision.action, decision.reason) for decision in decisions] == [
+            (RollbackAction.NONE, "NotTriggered"),
+            (RollbackAction.EXECUTE, "RollbackTriggered"),
+        ]
 
     def test_raw_spec_defaults_match_the_crd(self) -> None:
         _, decision = healthy_then({"enabled": True}, "critical")

@@ -95,7 +95,7 @@ def test_min_severity_keeps_warnings_from_a_critical_only_channel_until_the_prob
 
 
 def test_m_of_n_fires_on_the_mth_violation_within_the_last_n_and_resolves_below_m() -> None:
-    policy = parse_policy({"consecutiveViolations": 5, "mOfN": {"m": 2, "n": 3}})
+    policy = parse_policy({"consecutiveViolations": 5, "mOfN": {"violations": 2, "evaluations": 3}})
     plans = []
     state: dict[str, Any] | None = None
     # the 2nd violation within 3 fires; it stays firing while 2 of the last 3 violate, then resolves

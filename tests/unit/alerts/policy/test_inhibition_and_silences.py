@@ -134,7 +134,8 @@ def test_the_silence_annotation_is_json_and_a_malformed_one_is_reported_not_fata
     ("policy_spec", "field"),
     [
         ({"consecutiveViolations": 0}, "alerts.policy.consecutiveViolations"),
-        ({"mOfN": {"m": 4, "n": 3}}, "alerts.policy.mOfN.m"),
+        ({"mOfN": {"violations": 4, "evaluations": 3}}, "alerts.policy.mOfN.violations must not exceed"),
+        ({"mOfN": {"violations": 2}}, "alerts.policy.mOfN.evaluations"),
         ({"repeatInterval": "soon"}, "alerts.policy.repeatInterval"),
         ({"silences": [{"until": "2026-11-24T00:00:00Z"}]}, r"alerts.policy.silences\[0\].rule"),
         ({"silences": [{"rule": "x", "until": "2026-11-24T00:00:00"}]}, "time zone"),
