@@ -9,7 +9,7 @@ that is absent, a timestamp that is not a time) are found before the first batch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +26,7 @@ from modelmonitor.evaluator.storage import ResolvedFiles, list_files
 __all__ = [
     "BATCH_ROWS",
     "FeatureColumns",
+    "FilePart",
     "LabelIndex",
     "TableSource",
     "TimeWindow",
@@ -40,6 +41,9 @@ BATCH_ROWS = 131_072
 # only parks decoded row groups in memory (at 10M rows the defaults, 16 batches / 4 files, cost ~3 GiB).
 BATCH_READAHEAD = 1
 FRAGMENT_READAHEAD = 1
+
+#: One file of a dataset, whole (``None``) or only some of its Parquet row groups: the unit of a shard's slice.
+FilePart = tuple[str, tuple[int, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -98,15 +102,30 @@ def _read_failure(uri: str, error: Exception) -> Exception:
 class TableSource:
     """A re-iterable stream of record batches over one configured dataset."""
 
-    def __init__(self, files: ResolvedFiles, format_name: str | None, field_path: str) -> None:
+    def __init__(
+        self,
+        files: ResolvedFiles,
+        format_name: str | None,
+        field_path: str,
+        parts: Sequence[FilePart] | None = None,
+    ) -> None:
+        """``parts`` restricts the stream to a shard's slice; the schema stays the whole dataset's."""
         self.files = files
         self.field_path = field_path
         self.uri = files.location.uri
+        file_format = _file_format(format_name, files.paths)
         try:
-            self._dataset = ds.dataset(
-                list(files.paths), filesystem=files.filesystem, format=_file_format(format_name, files.paths)
-            )
+            self._dataset: ds.Dataset = ds.dataset(list(files.paths), filesystem=files.filesystem, format=file_format)
             self.schema: pa.Schema = self._dataset.schema
+            if parts is not None:
+                assert isinstance(file_format, ds.FileFormat)
+                fragments = [
+                    file_format.make_fragment(path, files.filesystem)
+                    if row_groups is None
+                    else file_format.make_fragment(path, files.filesystem, row_groups=list(row_groups))
+                    for path, row_groups in parts
+                ]
+                self._dataset = ds.FileSystemDataset(fragments, self.schema, file_format, files.filesystem)
         except (OSError, pa.ArrowException) as error:
             raise _read_failure(self.uri, error) from None
 
@@ -317,8 +336,12 @@ class LabelIndex:
         return batch.append_column(target_column, values)
 
 
-def load_label_index(source: LabelSource) -> LabelIndex:
-    table_source = open_source(source.uri, source.format, "spec.data.labels")
+def load_label_index(source: LabelSource, files: ResolvedFiles | None = None) -> LabelIndex:
+    """The labels under ``source.uri``, or in ``files`` when a sharded run already fixed which files they are."""
+    if files is None:
+        table_source = open_source(source.uri, source.format, "spec.data.labels")
+    else:
+        table_source = TableSource(files, source.format, "spec.data.labels")
     table_source.require_columns({"spec.data.labels.joinOn": source.join_on, "spec.data.labels.column": source.column})
     id_chunks: list[pa.Array] = []
     label_chunks: list[pa.Array] = []

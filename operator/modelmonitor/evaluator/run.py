@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,11 +27,29 @@ from modelmonitor.evaluator.data import LabelIndex, TableSource, TimeWindow, loa
 from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
 from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
+from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.profile import PROFILE_VERSION, ReferenceProfile
-from modelmonitor.evaluator.storage import join_uri, parse_location, read_bytes_if_exists, write_bytes
+from modelmonitor.evaluator.stats.roles import ColumnRoles
+from modelmonitor.evaluator.storage import (
+    ResolvedFiles,
+    join_uri,
+    parse_location,
+    read_bytes_if_exists,
+    write_bytes,
+)
 from modelmonitor.evaluator.verdict import decide_verdict
 
-__all__ = ["EvaluationRun", "RunOptions", "output_location", "run_evaluation"]
+__all__ = [
+    "CurrentTally",
+    "EvaluationRun",
+    "PreparedRun",
+    "RunOptions",
+    "accumulate_current",
+    "conclude_run",
+    "output_location",
+    "prepare_run",
+    "run_evaluation",
+]
 
 logger = logging.getLogger("modelmonitor.evaluator")
 
@@ -206,38 +224,90 @@ def _cached_profile(uri: str) -> ReferenceProfile | None:
         return None
 
 
-def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationRun:
-    """Evaluate once and, unless ``options.write_outputs`` is false, write result.json and report.html."""
-    timings: dict[str, float] = {}
+@dataclass
+class PreparedRun:
+    """Everything decided before the current data is read: sources, labels, the profile and the windows.
+
+    A single-shard run, each shard of a sharded run and its reduce step all start here, so they agree on
+    the profile, the windows and the columns read (``evaluator.sharding`` fixes ``as_of`` and the file
+    lists for all of them).
+    """
+
+    config: EvaluationConfig
+    options: RunOptions
+    started_at: datetime
+    reference: TableSource
+    current: TableSource
+    labels: LabelIndex | None
+    roles: ColumnRoles
+    profile: ReferenceProfile
+    profile_uri: str | None
+    drift_window: TimeWindow | None
+    performance_window: TimeWindow | None
+    current_columns: list[str]
+    target_column: str | None
+    join_on: str | None
+
+    @property
+    def delayed_labels(self) -> bool:
+        return self.config.labels is not None and self.config.labels.delay is not None
+
+
+@dataclass
+class CurrentTally:
+    """What one pass over (a slice of) the current data produced; shards' tallies merge into the run's."""
+
+    accumulator: EvaluationAccumulator
+    drift_accumulator: EvaluationAccumulator | None  # its own window only when labels are delayed
+    rows: int
+    labelled: int
+    classes: set[str]
+    drift_rows: int
+
+
+def prepare_run(
+    config: EvaluationConfig,
+    options: RunOptions,
+    timings: dict[str, float] | None = None,
+    *,
+    current_files: ResolvedFiles | None = None,
+    label_files: ResolvedFiles | None = None,
+    profile_uri: str | None = None,
+) -> PreparedRun:
+    """Open the sources, check the schemas, load (or build and cache) the reference profile.
+
+    ``current_files`` / ``label_files`` / ``profile_uri`` pin what a sharded run fixed in its plan, instead
+    of listing the prefixes again (data may arrive while the shards run).
+    """
+    timings = timings if timings is not None else {}
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
-
     reference = open_source(config.reference.uri, config.reference.format, "spec.data.reference")
-    current = open_source(config.current.uri, config.current.format, "spec.data.current")
+    if current_files is not None:
+        current = TableSource(current_files, config.current.format, "spec.data.current")
+    else:
+        current = open_source(config.current.uri, config.current.format, "spec.data.current")
     _check_schemas(config, reference, current)
-    labels = load_label_index(config.labels) if config.labels is not None else None
+    labels = load_label_index(config.labels, label_files) if config.labels is not None else None
     timings["open"] = time.perf_counter() - clock
 
     roles = engine.roles_for(config, reference.schema)
     reference_columns = _needed_columns(config, reference, with_target=config.columns.target in reference.column_names)
-    reference_factory = reference.factory(reference_columns)
-    cache_uri = profile_cache_location(config, options, reference, roles.to_dict(), reference_columns)
+    cache_uri = profile_uri or profile_cache_location(config, options, reference, roles.to_dict(), reference_columns)
     profile = _cached_profile(cache_uri) if cache_uri is not None else None
     if profile is None:
-        profile = engine.build_profile(reference_factory, roles, config)
+        profile = engine.build_profile(reference.factory(reference_columns), roles, config)
         if cache_uri is not None:
             write_bytes(cache_uri, json.dumps(profile.to_dict(), allow_nan=False).encode("utf-8"), "application/json")
     else:
         logger.info("reusing the reference profile cached at %s", cache_uri)
-    reference_rows = engine.profile_rows(profile)
-    if reference_rows == 0:
+    if engine.profile_rows(profile) == 0:
         raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")
-    timings["profile"] = time.perf_counter() - clock - sum(timings.values())
+    timings["profile"] = time.perf_counter() - clock - timings["open"]
 
     drift_window = TimeWindow.ending(options.as_of, config.current.window) if config.current.window else None
     delay = config.labels.delay if config.labels is not None else None
-    timestamp = config.current.timestamp_column
-    if delay is not None and timestamp is None:
+    if delay is not None and config.current.timestamp_column is None:
         raise ConfigError(
             "spec.data.current.timestampColumn: is required when spec.data.labels.delay is set",
             reason="TimestampColumnMissing",
@@ -248,43 +318,94 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
     target = config.columns.target if config.labels is None else config.labels.column
     target_column = config.columns.target or target
     join_on = config.labels.join_on if config.labels is not None else None
-    classification = config.task != "regression"
     current_columns = _needed_columns(config, current, with_target=False)
     if join_on is not None:
         current_columns.append(join_on)
     elif target_column and target_column in current.column_names:
         current_columns.append(target_column)
+    return PreparedRun(
+        config=config,
+        options=options,
+        started_at=started_at,
+        reference=reference,
+        current=current,
+        labels=labels,
+        roles=roles,
+        profile=profile,
+        profile_uri=cache_uri,
+        drift_window=drift_window,
+        performance_window=performance_window,
+        current_columns=current_columns,
+        target_column=target_column,
+        join_on=join_on,
+    )
 
-    def current_batches(window: TimeWindow | None, with_labels: bool) -> Callable[[], Iterator[pa.RecordBatch]]:
-        def batches() -> Iterator[pa.RecordBatch]:
-            stream = current.batches(current_columns, timestamp_column=timestamp, window=window)
-            if with_labels:
-                return _attach_labels(stream, labels, target_column, join_on)
-            return _drop(stream, join_on)
 
-        return batches
+def accumulate_current(prepared: PreparedRun, source: TableSource | None = None) -> CurrentTally:
+    """Stream the current data (``source``: a shard's slice; default: all of it) through the engine."""
+    config = prepared.config
+    current = source or prepared.current
+    timestamp = config.current.timestamp_column
 
-    performance_stream = _LabelledStream(target_column, track_classes=classification)
-    accumulator = engine.new_accumulator(profile, roles, config)
-    engine.consume(accumulator, performance_stream.watch(current_batches(performance_window, True)()))
+    def batches(window: TimeWindow | None, with_labels: bool) -> Iterator[pa.RecordBatch]:
+        stream = current.batches(prepared.current_columns, timestamp_column=timestamp, window=window)
+        if with_labels:
+            return _attach_labels(stream, prepared.labels, prepared.target_column, prepared.join_on)
+        return _drop(stream, prepared.join_on)
+
+    performance_stream = _LabelledStream(prepared.target_column, track_classes=config.task != "regression")
+    accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
+    engine.consume(accumulator, performance_stream.watch(batches(prepared.performance_window, True)))
     drift_rows = performance_stream.rows
-    drift_accumulator = accumulator
-    if delay is not None:
+    drift_accumulator: EvaluationAccumulator | None = None
+    if prepared.delayed_labels:
         drift_stream = _LabelledStream(None, track_classes=False)
-        drift_accumulator = engine.new_accumulator(profile, roles, config)
-        engine.consume(drift_accumulator, drift_stream.watch(current_batches(drift_window, False)()))
+        drift_accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
+        engine.consume(drift_accumulator, drift_stream.watch(batches(prepared.drift_window, False)))
         drift_rows = drift_stream.rows
+    return CurrentTally(
+        accumulator=accumulator,
+        drift_accumulator=drift_accumulator,
+        rows=performance_stream.rows,
+        labelled=performance_stream.labelled,
+        classes=performance_stream.classes,
+        drift_rows=drift_rows,
+    )
+
+
+def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationRun:
+    """Evaluate once and, unless ``options.write_outputs`` is false, write result.json and report.html."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    prepared = prepare_run(config, options, timings)
+    tally = accumulate_current(prepared)
     timings["current"] = time.perf_counter() - clock - sum(timings.values())
+    return conclude_run(prepared, tally, timings)
+
+
+def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, float] | None = None) -> EvaluationRun:
+    """From the (merged) tally to the verdict and the three outputs; the same for one shard or many."""
+    timings = timings if timings is not None else {}
+    clock = time.perf_counter() - sum(timings.values())
+    config, options = prepared.config, prepared.options
+    reference, current, labels = prepared.reference, prepared.current, prepared.labels
+    drift_window, performance_window = prepared.drift_window, prepared.performance_window
+    target_column, delay = prepared.target_column, config.labels.delay if config.labels is not None else None
+    classification = config.task != "regression"
+    started_at = prepared.started_at
+    reference_rows = engine.profile_rows(prepared.profile)
+    drift_rows = tally.drift_rows
     window_note = "" if drift_window is None else f" in the window {drift_window.to_dict()}"
     if drift_rows == 0:
         raise DataError(f"spec.data.current.uri: no rows in {config.current.uri}{window_note}", reason="EmptyData")
 
+    drift_accumulator = tally.drift_accumulator or tally.accumulator
     stats = engine.finalize(drift_accumulator, config)
-    performance_stats = stats if delay is None else engine.finalize(accumulator, config)
+    performance_stats = stats if tally.drift_accumulator is None else engine.finalize(tally.accumulator, config)
     timings["finalize"] = time.perf_counter() - clock - sum(timings.values())
 
-    rows = performance_stream.rows
-    labelled = performance_stream.labelled
+    rows = tally.rows
+    labelled = tally.labelled
     coverage = labelled / rows if rows else 0.0
     needs_labels = bool(config.metrics)
     labels_declared_late = config.labels is not None and (config.labels.min_coverage > 0 or delay is not None)
@@ -296,8 +417,8 @@ def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationR
             reason="AllLabelsMissing",
         )
     pending = labelled == 0 or (config.labels is not None and coverage < config.labels.min_coverage)
-    if needs_labels and classification and not pending and len(performance_stream.classes) == 1:
-        only = next(iter(performance_stream.classes))
+    if needs_labels and classification and not pending and len(tally.classes) == 1:
+        only = next(iter(tally.classes))
         raise DataError(
             f"spec.data.columns.target: only one class ({only!r}) is present in the {labelled} labelled rows; "
             "classification metrics need at least two",
