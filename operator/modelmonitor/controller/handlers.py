@@ -16,6 +16,7 @@ import kopf
 from modelmonitor.controller import metrics
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
+from modelmonitor.services import alerting
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
 from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
 
@@ -74,6 +75,28 @@ def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     if record is not None:
         metrics.STATUS_LATENCY_SECONDS.observe((datetime.now(UTC) - started).total_seconds())
+        if record.deliveries:
+            namespace = body["metadata"]["namespace"]
+            alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
+                             _post_event, _count_delivery)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, id="alert-retries", interval=10, initial_delay=5,
+            when=lambda status, **_: alerting.has_pending(status))
+def alert_retries(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Queued alerts whose delivery failed (or was interrupted by a restart) are retried when due."""
+    alerting.retry_due(memo.store, body, memo.channel_settings, _post_event, _count_delivery)
+
+
+def _post_event(monitor: Any, type_: str, reason: str, message: str) -> None:
+    if type_ == "Warning":
+        kopf.warn(monitor, reason=reason, message=message)
+    else:
+        kopf.info(monitor, reason=reason, message=message)
+
+
+def _count_delivery(namespace: str, monitor: str, channel: str, outcome: str) -> None:
+    metrics.ALERTS.labels(namespace, monitor, channel, outcome).inc()
 
 
 def _report(record: EvaluationRecord) -> None:
@@ -82,6 +105,8 @@ def _report(record: EvaluationRecord) -> None:
     if not record.recorded:
         return
     metrics.observe_evaluation(namespace, record.monitor, summary)
+    for warning in record.warnings:
+        kopf.warn(monitor, reason="InvalidSilence", message=warning)
     verdict = summary.get("verdict")
     if summary.get("outcome") != "evaluated":
         error = summary.get("error") or {}

@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from modelmonitor.alerts import ChannelSettings
 from modelmonitor.controller.settings import OperatorSettings
 from modelmonitor.kube.client import load_api_client
 from modelmonitor.kube.store import KubeStore
@@ -65,7 +66,10 @@ def main(argv: list[str]) -> int:
                                 on_lost=stop_flag.set)
         elector.acquire()  # blocks until this replica leads
         elector.keep_renewing()
-    memo: Any = kopf.Memo(store=KubeStore(api_client), operator_settings=operator_settings)
+    channel_settings = ChannelSettings(
+        allowed_webhook_hosts=frozenset(args.webhook_allowed_host) if args.webhook_allowed_host else None)
+    memo: Any = kopf.Memo(store=KubeStore(api_client), operator_settings=operator_settings,
+                          channel_settings=channel_settings)
     kopf.run(
         clusterwide=not args.namespace, namespaces=args.namespace, standalone=True, memo=memo,
         liveness_endpoint=args.liveness or None, stop_flag=stop_flag,

@@ -15,6 +15,7 @@ from typing import Any
 
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
+from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor
 from modelmonitor.reconcile.status import JobOutcome, already_recorded, apply_evaluation, failure_summary
 
 MONITOR_LABEL = "modelmonitor.io/monitor"
@@ -38,6 +39,8 @@ class EvaluationRecord:
     recorded: bool  # False when the evaluation was already in status (a reprocessed Job)
     status_patch: dict[str, Any] = field(default_factory=dict)
     monitor_body: dict[str, Any] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)  # planned alerts, queued in status.alerts
+    warnings: list[str] = field(default_factory=list)
 
 
 def job_finished(job: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -110,6 +113,10 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
             break
         metric_names = [str(metric.get("name")) for metric in spec.get("metrics") or []]
         patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)
+        # The alerts this evaluation calls for are queued in the same write as the evaluation itself.
+        plan = plan_alerts_for_monitor(monitor, status.get("alerts"), summary, now)
+        patch["alerts"] = plan.new_state
+        record.deliveries, record.warnings = plan.deliveries, plan.warnings
         try:
             store.patch_monitor_status(namespace, monitor_name, patch, monitor["metadata"]["resourceVersion"])
         except Conflict:
