@@ -1,4 +1,4 @@
-"""``modelmonitor evaluate`` and ``modelmonitor baseline``: the edge where errors become exit codes.
+"""``modelmonitor evaluate``, ``reduce`` and ``baseline``: the edge where errors become exit codes.
 
 In a Job the operator mounts the config (docs/contracts.md §1) and reads back the summary this writes to
 the termination log; locally, flags name the files and an output folder. Whatever happens, ``evaluate``
@@ -9,6 +9,10 @@ exits with the documented code:
     1  internal error (a bug)              3  data error
 
 A traceback is printed only for internal errors, after the summary, since only they are bugs.
+
+In a shard of an Indexed Job (``MODELMONITOR_SHARD_INDEX`` / ``MODELMONITOR_SHARD_COUNT`` set) ``evaluate``
+writes a partial result and a summary with ``"outcome": "partial"``; ``reduce`` merges the partials of a run
+and writes what a whole run writes (``evaluator.sharding``).
 """
 
 from __future__ import annotations
@@ -78,6 +82,15 @@ def _build_parser() -> _ArgumentParser:
         "--profile-cache", help="cache reference profiles under this folder or s3:// prefix (default: output.uri)"
     )
     _add_data_flags(evaluate)
+    reduce = commands.add_parser("reduce", help="merge the partial results of a sharded run into its result")
+    reduce.add_argument("--config", help="the evaluation config (JSON or YAML), as mounted by the operator")
+    reduce.add_argument("--output", help="the run's output folder or s3:// prefix (default: from the config)")
+    reduce.add_argument("--run-id", help="the sharded run's id (default: $MODELMONITOR_RUN_ID)")
+    reduce.add_argument("--summary", help="also write the summary here (default: $MODELMONITOR_TERMINATION_LOG)")
+    reduce.add_argument("--quiet", action="store_true", help="do not print the summary on stdout")
+    reduce.add_argument("--profile-cache", help="where the shards cached the reference profile")
+    reduce.set_defaults(as_of=None)
+    _add_data_flags(reduce)
     baseline = commands.add_parser("baseline", help="profile the reference data and print suggested thresholds")
     baseline.add_argument("--config", help="the evaluation config (JSON or YAML)")
     baseline.add_argument("--output", help="also write the profile and suggestions (JSON) to this file")
@@ -172,7 +185,8 @@ def _write_summary(summary: dict[str, Any], explicit_path: str | None, quiet: bo
 
 
 def _evaluate(arguments: argparse.Namespace) -> int:
-    from modelmonitor.evaluator.run import RunOptions, run_evaluation
+    from modelmonitor.evaluator.run import EvaluationRun, RunOptions, run_evaluation
+    from modelmonitor.evaluator.sharding import run_reduce, run_shard, shard_from_environment
 
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     run_id = arguments.run_id or _default_run_id()
@@ -187,7 +201,15 @@ def _evaluate(arguments: argparse.Namespace) -> int:
             output_is_final=arguments.output is not None,
             profile_cache_uri=arguments.profile_cache,
         )
-        run = run_evaluation(config, options)
+        run: EvaluationRun | None = None
+        partial_summary: dict[str, Any] | None = None
+        shard = None if arguments.command == "reduce" else shard_from_environment(os.environ)
+        if arguments.command == "reduce":
+            run = run_reduce(config, options)
+        elif shard is not None:
+            partial_summary = run_shard(config, options, shard)
+        else:
+            run = run_evaluation(config, options)
     except EvaluatorError as error:
         logger.error("%s: %s", error.outcome, error.message)
         _write_summary(
@@ -205,6 +227,10 @@ def _evaluate(arguments: argparse.Namespace) -> int:
         )
         traceback.print_exc(file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+    if partial_summary is not None:
+        _write_summary(partial_summary, arguments.summary, arguments.quiet)
+        return EXIT_EVALUATED
+    assert run is not None
     for violation in run.result.get("violations", []):
         logger.info("%s: %s", violation["severity"], violation["reason"])
     _write_summary(run.summary, arguments.summary, arguments.quiet)
@@ -252,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         arguments = _build_parser().parse_args(arguments_list)
     except ConfigError as error:
         sys.stderr.write(f"{error.message}\n")
-        if arguments_list[:1] == ["evaluate"]:
+        if arguments_list[:1] in (["evaluate"], ["reduce"]):
             _write_summary(
                 _error(
                     _default_run_id(),
