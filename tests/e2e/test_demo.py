@@ -1,0 +1,57 @@
+"""`make demo`'s program end to end, as a user runs it: its own control plane, MinIO, SMTP sink and operator.
+
+It starts everything itself, so it does not use the session's cluster fixtures (and does not run against
+`USE_EXISTING_CLUSTER=1`: the demo is about the local stack).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REPORT = REPO_ROOT / ".local" / "demo" / "report.html"
+
+pytestmark = [pytest.mark.cluster, pytest.mark.s3]
+
+
+@pytest.mark.skipif(os.environ.get("USE_EXISTING_CLUSTER") == "1", reason="the demo runs its own local cluster")
+def test_demo_prints_the_verdict_the_alert_email_and_the_report() -> None:
+    REPORT.unlink(missing_ok=True)
+    runs_before = set(REPORT.parent.glob("run-*"))
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "tests.harness.demo"], cwd=REPO_ROOT, text=True,
+                            capture_output=True, timeout=300, check=False)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert elapsed < 180, f"the demo took {elapsed:.0f} s (warm cache: it must take < 3 minutes)\n{output}"
+
+    progress = re.findall(r"^\[\s*(\d+)/(\d+)\] .* ok \(", result.stdout, re.MULTILINE)
+    assert progress and all(total == progress[0][1] for _, total in progress)
+    assert [int(number) for number, _ in progress] == list(range(1, int(progress[0][1]) + 1)), output
+
+    table = result.stdout.split("$ kubectl -n risk get mm\n", 1)[1].splitlines()
+    assert table[0].split()[:4] == ["NAME", "MODEL", "VERSION", "PHASE"]
+    assert table[1].split()[:4] == ["credit-scoring", "credit-scoring", "7", "Degraded"], table
+    assert re.search(r"accuracy=0\.\d+", table[1]), table
+    assert "Verdict: critical (phase Degraded)" in result.stdout
+    assert "feature debt_ratio drifted" in result.stdout
+
+    assert "Alert e-mail received by the SMTP sink (STARTTLS: True, login: modelmonitor)" in result.stdout
+    assert "  To: ml-oncall@example.com" in result.stdout
+    subject = re.search(r"^  Subject: (.*)$", result.stdout, re.MULTILINE)
+    assert subject and subject.group(1).startswith("[CRITICAL] risk/credit-scoring v7"), output
+    assert re.search(r"^  \| .*drift:debt_ratio", result.stdout, re.MULTILINE), output
+
+    uri = re.search(r"^HTML report: (s3://demo-ml/\S+/report\.html)$", result.stdout, re.MULTILINE)
+    assert uri, output
+    assert REPORT.exists() and "<html" in REPORT.read_text(errors="replace").lower()
+    assert "Stopping the operator" in result.stdout
+    assert set(REPORT.parent.glob("run-*")) == runs_before, "a successful run removes its folder"
