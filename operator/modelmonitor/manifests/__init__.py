@@ -1,4 +1,4 @@
-"""Pure builders of the Kubernetes objects that run evaluations: ConfigMap, CronJob, run-now Job.
+"""Pure builders of the Kubernetes objects that run evaluations: ConfigMap, CronJob, run-now and reduce Jobs.
 
 They take everything they need as arguments (the monitor object, its typed spec, the evaluator image) and
 return plain dicts ready for the API; ``modelmonitor.kube`` sends them. No secret value ever passes through
@@ -19,7 +19,10 @@ from modelmonitor.manifests.metadata import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     MONITOR_LABEL,
+    REDUCE_ROLE,
+    ROLE_LABEL,
     RUN_NOW_ANNOTATION,
+    SHARDS_ROLE,
     TRIGGER_LABEL,
     ManifestError,
     config_map_name,
@@ -28,6 +31,7 @@ from modelmonitor.manifests.metadata import (
     run_now_job_name,
     selector_labels,
 )
+from modelmonitor.manifests.reduce import REDUCE_COMMAND, SHARDS_JOB_ANNOTATION, build_reduce_job, reduce_job_name
 
 __all__ = [
     "CONFIG_FILE",
@@ -38,7 +42,12 @@ __all__ = [
     "MANAGED_BY",
     "MANAGED_BY_LABEL",
     "MONITOR_LABEL",
+    "REDUCE_COMMAND",
+    "REDUCE_ROLE",
+    "ROLE_LABEL",
     "RUN_NOW_ANNOTATION",
+    "SHARDS_JOB_ANNOTATION",
+    "SHARDS_ROLE",
     "TRIGGER_LABEL",
     "ManifestError",
     "S3CredentialKeys",
@@ -47,10 +56,12 @@ __all__ = [
     "build_cron_job",
     "build_job_from_cron_job",
     "build_pod_template",
+    "build_reduce_job",
     "choose_credential_keys",
     "config_map_name",
     "cron_job_name",
     "owner_reference",
+    "reduce_job_name",
     "run_now_job_name",
     "selector_labels",
 ]

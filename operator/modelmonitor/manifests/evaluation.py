@@ -9,8 +9,8 @@ credentials only as ``secretKeyRef`` environment variables. Exit codes 2 (config
 Job at once through a pod failure policy: retrying cannot fix them, while storage errors (4) may be transient.
 
 ``spec.evaluation.shards > 1`` makes the Job Indexed: one pod per shard with a per-index retry budget; each
-pod learns its shard from ``MODELMONITOR_SHARD_INDEX`` / ``MODELMONITOR_SHARD_COUNT``. Merging the shards'
-partial results is the evaluator's and operator's concern (issue 8).
+pod learns its shard from ``MODELMONITOR_SHARD_INDEX`` / ``MODELMONITOR_SHARD_COUNT``, and the Job is labelled
+``modelmonitor.io/role: shards``; when it completes, the operator starts the reduce Job (``manifests.reduce``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 from modelmonitor.api import MonitorSpec
 from modelmonitor.manifests.config_map import CONFIG_FILE, CONFIG_MOUNT_PATH
 from modelmonitor.manifests.metadata import (
+    ROLE_LABEL,
+    SHARDS_ROLE,
     TRIGGER_LABEL,
     ManifestError,
     config_map_name,
@@ -204,6 +206,14 @@ def _job_spec(spec: MonitorSpec, pod_template: dict[str, Any]) -> dict[str, Any]
     return job
 
 
+def _job_labels(monitor_name: str, spec: MonitorSpec) -> dict[str, str]:
+    labels = {**selector_labels(monitor_name), TRIGGER_LABEL: "schedule"}
+    if spec.evaluation.shards > 1:
+        # The Indexed Job writes partial results only: the operator reduces them instead of reading a summary.
+        labels[ROLE_LABEL] = SHARDS_ROLE
+    return labels
+
+
 def build_cron_job(
     monitor: Mapping[str, Any],
     spec: MonitorSpec,
@@ -225,7 +235,7 @@ def build_cron_job(
         "successfulJobsHistoryLimit": HISTORY_LIMIT,
         "failedJobsHistoryLimit": HISTORY_LIMIT,
         "jobTemplate": {
-            "metadata": {"labels": {**selector_labels(monitor_name), TRIGGER_LABEL: "schedule"}},
+            "metadata": {"labels": _job_labels(monitor_name, spec)},
             "spec": _job_spec(spec, pod_template),
         },
     }

@@ -17,7 +17,10 @@ __all__ = [
     "MANAGED_BY",
     "MANAGED_BY_LABEL",
     "MONITOR_LABEL",
+    "REDUCE_ROLE",
+    "ROLE_LABEL",
     "RUN_NOW_ANNOTATION",
+    "SHARDS_ROLE",
     "TRIGGER_LABEL",
     "ManifestError",
     "config_map_name",
@@ -35,6 +38,11 @@ MONITOR_LABEL = "modelmonitor.io/monitor"
 #: ``schedule`` on Jobs the CronJob starts, ``run-now`` on Jobs started through the annotation.
 TRIGGER_LABEL = "modelmonitor.io/trigger"
 RUN_NOW_ANNOTATION = "modelmonitor.io/run-now"
+#: On the Jobs of a sharded run: ``shards`` on the Indexed Job (partial results only), ``reduce`` on the Job
+#: that merges them and writes the evaluation's summary.
+ROLE_LABEL = "modelmonitor.io/role"
+SHARDS_ROLE = "shards"
+REDUCE_ROLE = "reduce"
 
 
 class ManifestError(ValueError):
