@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
     kopf.configure(verbose=args.verbose,
                    log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN)
     import modelmonitor.controller.handlers  # noqa: F401 - registers the handlers
+    from modelmonitor.controller import sharding_handlers  # noqa: F401 - registers the sharded-run handler
 
     operator_settings = OperatorSettings(
         evaluator_image=args.evaluator_image, evaluator_service_account=args.evaluator_service_account,
