@@ -16,9 +16,10 @@ import kopf
 from modelmonitor.controller import metrics
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
-from modelmonitor.services import alerting
+from modelmonitor.services import alerting, rollbacks
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
 from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
+from modelmonitor.services.rollbacks import APPROVE_ANNOTATION
 
 log = logging.getLogger("modelmonitor.operator")
 FINALIZER = "modelmonitor.io/finalizer"
@@ -34,6 +35,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.batching.worker_limit = memo.operator_settings.max_workers
     settings.watching.server_timeout = 300
     settings.execution.max_workers = memo.operator_settings.max_workers
+    global _store
+    _store = memo.store
 
 
 @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile")
@@ -45,7 +48,7 @@ def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> 
     patch.status.update(result.status)
     if not result.ready:
         condition = next(c for c in result.status.get("conditions", []) if c["type"] == "Ready")
-        kopf.warn(body, reason=condition["reason"], message=condition["message"])
+        _post_event(body, "Warning", condition["reason"], condition["message"])
         if result.retry_after:
             raise kopf.TemporaryError(condition["message"], delay=result.retry_after)
 
@@ -60,7 +63,7 @@ def run_now_requested(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: 
     except KubeError as error:
         raise kopf.TemporaryError(f"cannot start an evaluation now: {error}", delay=5) from error
     patch.metadata.annotations[RUN_NOW_ANNOTATION] = None
-    kopf.info(body, reason="EvaluationStarted", message=f"started evaluation job {job_name} (run-now)")
+    _post_event(body, "Normal", "EvaluationStarted", f"started evaluation job {job_name} (run-now)")
 
 
 @kopf.on.event("batch", "v1", "jobs", id="evaluation-finished", labels={MONITOR_LABEL: kopf.PRESENT})
@@ -75,10 +78,27 @@ def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     if record is not None:
         metrics.STATUS_LATENCY_SECONDS.observe((datetime.now(UTC) - started).total_seconds())
+        namespace = body["metadata"]["namespace"]
         if record.deliveries:
-            namespace = body["metadata"]["namespace"]
             alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
                              _post_event, _count_delivery)
+        if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
+            _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
+
+
+@kopf.on.create(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
+@kopf.on.update(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
+def rollback_approved(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A person approved a proposed rollback (Manual mode) by naming the version in the annotation."""
+    _roll_back_if_needed(memo, body["metadata"]["namespace"], body["metadata"]["name"], None)
+
+
+def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: Any) -> None:
+    outcome = rollbacks.after_evaluation(memo.store, memo.store.api_client, namespace, name, summary, _post_event)
+    if outcome is not None and outcome.deliveries:
+        alerting.deliver(memo.store, namespace, name, outcome.deliveries, memo.channel_settings, _post_event,
+                         _count_delivery)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, id="alert-retries", interval=10, initial_delay=5,
@@ -88,11 +108,12 @@ def alert_retries(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     alerting.retry_due(memo.store, body, memo.channel_settings, _post_event, _count_delivery)
 
 
+_store: KubeStore | None = None  # set at startup: events are posted through our own API edge
+
+
 def _post_event(monitor: Any, type_: str, reason: str, message: str) -> None:
-    if type_ == "Warning":
-        kopf.warn(monitor, reason=reason, message=message)
-    else:
-        kopf.info(monitor, reason=reason, message=message)
+    if _store is not None:
+        _store.post_event(monitor, type_, reason, message)
 
 
 def _count_delivery(namespace: str, monitor: str, channel: str, outcome: str) -> None:
@@ -106,7 +127,7 @@ def _report(record: EvaluationRecord) -> None:
         return
     metrics.observe_evaluation(namespace, record.monitor, summary)
     for warning in record.warnings:
-        kopf.warn(monitor, reason="InvalidSilence", message=warning)
+        _post_event(monitor, "Warning", "InvalidSilence", warning)
     verdict = summary.get("verdict")
     if summary.get("outcome") != "evaluated":
         error = summary.get("error") or {}
@@ -118,6 +139,6 @@ def _report(record: EvaluationRecord) -> None:
     if violations:
         message += "; " + "; ".join(str(v.get("reason") or v.get("rule")) for v in violations[:5])
     if verdict in ("warning", "critical"):
-        kopf.warn(monitor, reason="ThresholdViolated", message=message)
+        _post_event(monitor, "Warning", "ThresholdViolated", message)
     else:
-        kopf.info(monitor, reason="Evaluated", message=message)
+        _post_event(monitor, "Normal", "Evaluated", message)

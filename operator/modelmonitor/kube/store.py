@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import kubernetes
@@ -19,6 +22,7 @@ FIELD_MANAGER = "modelmonitor-operator"
 PROCESSED_ANNOTATION = "modelmonitor.io/processed"
 
 T = TypeVar("T")
+log = logging.getLogger("modelmonitor.kube")
 
 
 class KubeStore:
@@ -159,6 +163,28 @@ class KubeStore:
             return None, None, None
         _, newest = max(terminated, key=lambda item: str(item[0]))
         return newest.message, newest.exit_code, newest.reason
+
+    # ------------------------------------------------------------------------------------------ events
+    def post_event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event about `obj` (what `kubectl describe` shows). Failures are logged, never raised."""
+        metadata = obj["metadata"]
+        namespace = metadata["namespace"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = {
+            "metadata": {"generateName": f"{metadata['name']}.", "namespace": namespace},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
+                               "kind": obj.get("kind", "ModelMonitor"), "name": metadata["name"],
+                               "namespace": namespace, "uid": metadata.get("uid"),
+                               "resourceVersion": metadata.get("resourceVersion")},
+            "type": type_, "reason": reason, "message": message[:1024],
+            "source": {"component": FIELD_MANAGER}, "reportingComponent": f"{GROUP}/operator",
+            "reportingInstance": os.environ.get("POD_NAME", FIELD_MANAGER),
+            "firstTimestamp": now, "lastTimestamp": now, "eventTime": now, "action": reason, "count": 1,
+        }
+        try:
+            self.core.create_namespaced_event(namespace, body)
+        except ApiException as error:
+            log.warning("could not post event %s on %s/%s: %s", reason, namespace, metadata["name"], error.reason)
 
     # ------------------------------------------------------------------------------------------ secrets
     def secret_exists(self, namespace: str, name: str) -> bool:

@@ -17,6 +17,7 @@ from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor
 from modelmonitor.reconcile.status import JobOutcome, already_recorded, apply_evaluation, failure_summary
+from modelmonitor.services import rollbacks
 
 MONITOR_LABEL = "modelmonitor.io/monitor"
 # Jobs whose result is not an evaluation of their own (the shards of a sharded run, whose partial results a
@@ -111,6 +112,12 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         record = EvaluationRecord(monitor_name, job_name, evaluation_id, summary, recorded=False, monitor_body=monitor)
         if already_recorded(status, evaluation_id):
             break
+        served = rollbacks.target_version(store.api_client, monitor)
+        if served and summary.get("outcome") == "evaluated":
+            # With a rollback target, the version in service is what was evaluated (after a rollback the spec
+            # still names the newer version).
+            summary = {**summary, "modelVersion": served}
+            record.summary = summary
         metric_names = [str(metric.get("name")) for metric in spec.get("metrics") or []]
         patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)
         # The alerts this evaluation calls for are queued in the same write as the evaluation itself.

@@ -1,0 +1,129 @@
+"""Rolling the served model back to its last healthy version, when the monitor's policy says so.
+
+Runs after an evaluation is recorded in status (so `status.versions` already holds its verdict), and when a
+person approves a proposed rollback with the `modelmonitor.io/approve-rollback` annotation. The decision is
+pure (`reconcile.rollback_policy`); this module reads the target, applies the patch through the rollback edge,
+and records what happened: `status.rollback`, the `RolledBack` condition, an Event and an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from modelmonitor.alerts.notification import Notification, NotificationKind, make_dedup_key
+from modelmonitor.kube.errors import Conflict
+from modelmonitor.kube.store import KubeStore
+from modelmonitor.reconcile.alert_policy import Delivery, parse_channel_targets, plan_notification
+from modelmonitor.reconcile.rollback_policy import RollbackAction, RollbackDecision, decide_rollback, record_rollback
+from modelmonitor.reconcile.status import set_condition
+from modelmonitor.reconcile.versions import format_timestamp
+from modelmonitor.rollback import RollbackError
+from modelmonitor.rollback.apply import inspect_target, roll_back
+
+log = logging.getLogger("modelmonitor.rollback")
+APPROVE_ANNOTATION = "modelmonitor.io/approve-rollback"
+MAX_CONFLICT_RETRIES = 8
+
+EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
+
+# Decisions worth telling people about (an Event, and an alert through the monitor's channels).
+ANNOUNCED = {RollbackAction.EXECUTE, RollbackAction.DRY_RUN, RollbackAction.PROPOSE, RollbackAction.NOTIFY,
+             RollbackAction.REFUSE}
+
+
+@dataclass
+class RollbackOutcome:
+    decision: RollbackDecision
+    error: str | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def enabled(monitor: Mapping[str, Any]) -> bool:
+    rollback = (monitor.get("spec") or {}).get("rollback") or {}
+    return bool(rollback.get("enabled")) and bool(rollback.get("target"))
+
+
+def target_version(api_client: Any, monitor: Mapping[str, Any]) -> str | None:
+    """The version the rollback target serves now (None without a target, or when it cannot be read)."""
+    if not enabled(monitor):
+        return None
+    state, _ = inspect_target(api_client, monitor["spec"]["rollback"]["target"], monitor["metadata"]["namespace"])
+    return state.current_version
+
+
+def _notification(monitor: Mapping[str, Any], decision: RollbackDecision, now: datetime) -> Notification:
+    metadata, spec = monitor["metadata"], monitor.get("spec") or {}
+    severity = "critical" if decision.action in (RollbackAction.EXECUTE, RollbackAction.REFUSE) else "warning"
+    return Notification(
+        kind=NotificationKind.ROLLBACK, monitor_namespace=metadata["namespace"], monitor_name=metadata["name"],
+        model_name=str((spec.get("model") or {}).get("name", "")),
+        model_version=str(decision.from_version or (spec.get("model") or {}).get("version", "")),
+        severity=severity,
+        dedup_key=make_dedup_key(metadata["namespace"], metadata["name"], "rollback"),
+        evaluation_id=f"{decision.evaluation_id or 'approval'}:{decision.action.value}",
+        occurred_at=format_timestamp(now), message=f"{decision.reason}: {decision.message}",
+    )
+
+
+def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: str,
+                     summary: Mapping[str, Any] | None, post_event: EventPoster,
+                     now: datetime | None = None) -> RollbackOutcome | None:
+    """Decide and act on rollback for the monitor's newest status (`summary` None: an approval changed)."""
+    now = now or datetime.now(UTC)
+    monitor = store.read_monitor(namespace, name)
+    if not enabled(monitor):
+        return None
+    spec = monitor["spec"]
+    state, observed = inspect_target(api_client, spec["rollback"]["target"], namespace)
+    annotations = monitor["metadata"].get("annotations") or {}
+    decision = decide_rollback(spec["rollback"], monitor.get("status") or {}, summary, state, annotations, now)
+    if decision.action in (RollbackAction.NONE, RollbackAction.WAIT) and not decision.remove_approval_annotation:
+        if decision.action is RollbackAction.WAIT:
+            log.info("rollback of %s/%s waits: %s", namespace, name, decision.message)
+        return RollbackOutcome(decision)
+    patch: dict[str, Any] | None = None
+    error: str | None = None
+    if decision.action in (RollbackAction.EXECUTE, RollbackAction.DRY_RUN) and decision.to_version:
+        try:
+            applied = roll_back(api_client, spec["rollback"]["target"], namespace, decision.to_version,
+                                dry_run=decision.action is RollbackAction.DRY_RUN, observed=observed)
+            patch = applied.patch.to_dict()
+        except RollbackError as failure:
+            error = failure.message
+    outcome = RollbackOutcome(decision, error)
+    for _ in range(MAX_CONFLICT_RETRIES):
+        status = monitor.get("status") or {}
+        rollback_status = record_rollback(status.get("rollback"), decision, now, patch=patch, error=error)
+        status_patch: dict[str, Any] = {"rollback": rollback_status}
+        generation = monitor["metadata"].get("generation")
+        if decision.action is RollbackAction.EXECUTE:
+            status_patch["conditions"] = set_condition(
+                status.get("conditions") or [], "RolledBack", error is None,
+                "RollbackFailed" if error else "RolledBack",
+                f"rollback from {decision.from_version} to {decision.to_version} failed: {error}" if error
+                else f"rolled back from {decision.from_version} to {decision.to_version}: {decision.message}",
+                generation, now)
+        if decision.action in ANNOUNCED and not decision.repeated:
+            channels = parse_channel_targets(((spec.get("alerts") or {}).get("channels")) or [])
+            plan = plan_notification(status.get("alerts"), _notification(monitor, decision, now), channels, now)
+            status_patch["alerts"] = plan.new_state
+            outcome.deliveries = plan.deliveries
+        try:
+            store.patch_monitor_status(namespace, name, status_patch, monitor["metadata"]["resourceVersion"])
+            break
+        except Conflict:
+            monitor = store.read_monitor(namespace, name)
+    if decision.remove_approval_annotation:
+        store.patch_monitor_metadata(namespace, name, {"annotations": {APPROVE_ANNOTATION: None}})
+    if decision.action in ANNOUNCED and not decision.repeated:
+        reason = "RollbackFailed" if error else ("RolledBack" if decision.changes_target else decision.reason)
+        message = f"{decision.message}; the patch failed: {error}" if error else decision.message
+        if decision.action is RollbackAction.DRY_RUN and patch is not None:
+            message += f"; planned patch: {patch}"
+        post_event(monitor, "Warning" if error or decision.action is RollbackAction.REFUSE else "Normal",
+                   reason, message[:1000])
+    return outcome
