@@ -76,9 +76,19 @@ def profile_rows(profile: ReferenceProfile) -> int:
     return profile.rows
 
 
+MODEL_BASED_TESTS = ("classifier", "isolation_forest")
+
+
 def new_accumulator(profile: ReferenceProfile, roles: ColumnRoles, config: EvaluationConfig) -> EvaluationAccumulator:
-    del roles, config  # the profile carries both
-    return EvaluationAccumulator(profile)
+    """An accumulator for the current data; it keeps a row sample only when a model-based test will use it.
+
+    Sampling hashes every row's content (a fifth of the streaming time), so it is skipped unless the
+    monitor asks for the domain classifier or the isolation forest. Shards get the same choice from the
+    same config, so their states still merge.
+    """
+    del roles  # the profile carries them
+    wanted = any(test in config.drift.tests for test in MODEL_BASED_TESTS)
+    return EvaluationAccumulator(profile, sample_size=drift_settings(config).model_sample_size if wanted else 0)
 
 
 def consume(accumulator: EvaluationAccumulator, batches: Iterable[pa.RecordBatch]) -> None:

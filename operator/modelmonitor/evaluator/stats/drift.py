@@ -38,10 +38,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as scipy_stats
-from scipy.spatial import distance as scipy_distance
 
 from modelmonitor.evaluator.stats.columns import CategoricalColumnState, FloatArray, NumericColumnState
+from modelmonitor.evaluator.stats.distributions import (
+    chi_square_sf,
+    kolmogorov_two_sided_sf,
+    rel_entr,
+    student_t_two_sided,
+)
 from modelmonitor.evaluator.stats.errors import StatsConfigError
 from modelmonitor.evaluator.stats.results import Distribution, DriftStatus, DriftTestResult, FeatureDrift
 
@@ -182,7 +186,7 @@ def ks_p_value(statistic: float, reference_count: int, current_count: int) -> fl
     """Two-sided KS p-value as scipy's ``ks_2samp(method='asymp')`` computes it."""
     larger, smaller = sorted([float(reference_count), float(current_count)], reverse=True)
     effective = larger * smaller / (larger + smaller)
-    return float(np.clip(scipy_stats.kstwo.sf(statistic, np.round(effective)), 0.0, 1.0))
+    return kolmogorov_two_sided_sf(statistic, float(np.round(effective)))
 
 
 def wasserstein_from_histograms(
@@ -217,8 +221,14 @@ def population_stability_index(reference_shares: FloatArray, current_shares: Flo
 
 
 def jensen_shannon_distance(reference_shares: FloatArray, current_shares: FloatArray) -> float:
-    """Jensen–Shannon distance with base-2 logarithms (in [0, 1]), as scipy computes it."""
-    return float(scipy_distance.jensenshannon(reference_shares, current_shares, base=2))
+    """Jensen–Shannon distance with base-2 logarithms (in [0, 1]), as ``scipy.spatial.distance`` computes it."""
+    p = np.asarray(reference_shares, dtype=np.float64)
+    q = np.asarray(current_shares, dtype=np.float64)
+    p = p / np.sum(p, axis=0, keepdims=True)
+    q = q / np.sum(q, axis=0, keepdims=True)
+    m = (p + q) / 2.0
+    divergence = np.sum(rel_entr(p, m), axis=0) + np.sum(rel_entr(q, m), axis=0)
+    return float(np.sqrt(divergence / np.log(2) / 2.0))
 
 
 def chi_square_homogeneity(reference: IntArray, current: IntArray) -> tuple[float, float]:
@@ -227,8 +237,12 @@ def chi_square_homogeneity(reference: IntArray, current: IntArray) -> tuple[floa
     table = np.vstack([reference[present], current[present]])
     if table.shape[1] < 2:
         return 0.0, 1.0
-    result = scipy_stats.chi2_contingency(table, correction=False)
-    return float(result.statistic), float(result.pvalue)
+    # scipy.stats.chi2_contingency(table, correction=False), step by step: expected counts from the margins,
+    # Pearson's statistic, chi-square tail with (rows - 1) * (columns - 1) degrees of freedom.
+    observed = table.astype(np.float64)
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0, keepdims=True) / observed.sum()
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    return statistic, chi_square_sf(statistic, float(table.shape[1] - 1))
 
 
 def welch_t_test(
@@ -242,16 +256,16 @@ def welch_t_test(
     """Welch's unequal-variance t-test from moments (variances with ddof=1)."""
     if reference_count < 2 or current_count < 2 or reference_variance + current_variance <= 0:
         return math.nan, math.nan
-    result = scipy_stats.ttest_ind_from_stats(
-        reference_mean,
-        math.sqrt(reference_variance),
-        reference_count,
-        current_mean,
-        math.sqrt(current_variance),
-        current_count,
-        equal_var=False,
+    # scipy.stats.ttest_ind_from_stats(..., equal_var=False), step by step (it takes standard deviations).
+    reference_share = math.sqrt(reference_variance) ** 2 / reference_count
+    current_share = math.sqrt(current_variance) ** 2 / current_count
+    degrees_of_freedom = (reference_share + current_share) ** 2 / (
+        reference_share**2 / (reference_count - 1) + current_share**2 / (current_count - 1)
     )
-    return float(result.statistic), float(result.pvalue)
+    if math.isnan(degrees_of_freedom):
+        degrees_of_freedom = 1.0
+    statistic = (reference_mean - current_mean) / math.sqrt(reference_share + current_share)
+    return statistic, student_t_two_sided(statistic, degrees_of_freedom)
 
 
 def adjust_p_values(p_values: Sequence[float], method: Correction) -> list[float]:

@@ -6,16 +6,14 @@ counts (unseen categories get one extra code), which suits tree models. The doma
 cross-validated (out-of-fold predictions), and its p-value is the Mann–Whitney U test of the out-of-fold
 scores, since AUC = U / (n_ref * n_cur). The isolation forest is fitted on one half of the reference sample,
 and the anomaly share of the other half is the baseline for the current sample (one-sided binomial test).
+
+scikit-learn and ``scipy.stats`` are imported inside the tests, not at module load: together they take
+~1.5 s to import, and most evaluations do not run these tests.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as scipy_stats
-from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from threadpoolctl import threadpool_limits
 
 from modelmonitor.evaluator.stats.columns import FloatArray
 from modelmonitor.evaluator.stats.reservoir import RowReservoir
@@ -49,6 +47,12 @@ def domain_classifier_test(
     """Cross-validated ROC AUC of a classifier telling reference rows from current rows."""
     if min(len(reference), len(current)) < _MINIMUM_ROWS or reference.shape[1] == 0:
         return None
+    from scipy import stats as scipy_stats
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
+
     features = np.vstack([reference, current])
     labels = np.concatenate([np.zeros(len(reference)), np.ones(len(current))])
     model = HistGradientBoostingClassifier(max_iter=50, early_stopping=False, random_state=seed)
@@ -71,6 +75,9 @@ def isolation_forest_test(
     """Share of current rows an isolation forest trained on the reference calls anomalous, vs the baseline."""
     if min(len(reference) // 2, len(current)) < _MINIMUM_ROWS or reference.shape[1] == 0:
         return None
+    from scipy import stats as scipy_stats
+    from sklearn.ensemble import IsolationForest
+
     medians = np.nanmedian(np.where(np.isnan(reference).all(axis=0), 0.0, reference), axis=0)
 
     def impute(matrix: FloatArray) -> FloatArray:
