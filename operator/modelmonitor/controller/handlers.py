@@ -35,6 +35,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.batching.worker_limit = memo.operator_settings.max_workers
     settings.watching.server_timeout = 300
     settings.execution.max_workers = memo.operator_settings.max_workers
+    metrics.watch_executor(settings.execution.executor)
+    memo.store.observe_request = metrics.count_api_request
     global _store
     _store = memo.store
 
@@ -42,9 +44,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile")
 @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec")
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile")
+@metrics.instrumented("reconcile")
 def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    with metrics.RECONCILE_SECONDS.labels("monitor").time():
-        result = reconcile_monitor(memo.store, body, memo.operator_settings)
+    result = reconcile_monitor(memo.store, body, memo.operator_settings)
     patch.status.update(result.status)
     if not result.ready:
         condition = next(c for c in result.status.get("conditions", []) if c["type"] == "Ready")
@@ -56,6 +58,7 @@ def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> 
 @kopf.on.create(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
 @kopf.on.update(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
+@metrics.instrumented("run-now")
 def run_now_requested(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     store: KubeStore = memo.store
     try:
@@ -67,6 +70,7 @@ def run_now_requested(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: 
 
 
 @kopf.on.event("batch", "v1", "jobs", id="evaluation-finished", labels={MONITOR_LABEL: kopf.PRESENT})
+@metrics.instrumented("evaluation-finished")
 def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if not needs_processing(body):
         return
@@ -78,6 +82,7 @@ def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     if record is not None:
         metrics.STATUS_LATENCY_SECONDS.observe((datetime.now(UTC) - started).total_seconds())
+        metrics.observe_completion_lag(body)
         namespace = body["metadata"]["namespace"]
         if record.deliveries:
             alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
@@ -89,6 +94,7 @@ def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.create(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
 @kopf.on.update(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
+@metrics.instrumented("approve-rollback")
 def rollback_approved(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A person approved a proposed rollback (Manual mode) by naming the version in the annotation."""
     _roll_back_if_needed(memo, body["metadata"]["namespace"], body["metadata"]["name"], None)
@@ -103,6 +109,7 @@ def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: An
 
 @kopf.timer(GROUP, VERSION, PLURAL, id="alert-retries", interval=10, initial_delay=5,
             when=lambda status, **_: alerting.has_pending(status))
+@metrics.instrumented("alert-retries")
 def alert_retries(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Queued alerts whose delivery failed (or was interrupted by a restart) are retried when due."""
     alerting.retry_due(memo.store, body, memo.channel_settings, _post_event, _count_delivery)

@@ -1,10 +1,25 @@
-"""Prometheus metrics of the operator: per monitor, the last evaluation's numbers; for the operator, how fast
-it turns Job completions into status."""
+"""Prometheus metrics of the operator: per monitor, the last evaluation's numbers; for the operator itself, how
+fast and how busy it is.
+
+Load metrics, and why they are measured this way:
+- kopf has no public event queue. What we can see is (a) handler invocations running now, per handler, and sync
+  handler calls waiting for a thread of kopf's executor; (b) the lag from a Job's completion (its Complete /
+  Failed condition, as the Job controller stamped it) to its monitor's status written: this includes every wait
+  inside kopf (per-object workers beyond `worker_limit` wait in kopf's scheduler), so it is the queue seen from
+  outside. The API server stamps times in whole seconds, so that lag has a resolution of 1 s.
+- API requests are counted per handler, verb and kind of object as the operator's own code makes them (the
+  `KubeStore` edge); kopf's own requests (watches, finalizer and progress patches) are not in it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import contextvars
+import functools
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -20,10 +35,74 @@ EVALUATION_SECONDS = Gauge("modelmonitor_evaluation_duration_seconds", "Duration
                            ["namespace", "monitor"])
 ALERTS = Counter("modelmonitor_alerts", "Alert deliveries by channel and outcome",
                  ["namespace", "monitor", "channel", "outcome"])
-RECONCILE_SECONDS = Histogram("modelmonitor_reconcile_seconds", "Time spent in a reconcile handler", ["kind"])
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+RECONCILE_SECONDS = Histogram("modelmonitor_reconcile_seconds", "Time spent in a handler, by handler id",
+                              ["handler"], buckets=_LATENCY_BUCKETS)
+HANDLERS_IN_FLIGHT = Gauge("modelmonitor_handlers_in_flight", "Handler invocations running now, by handler id",
+                           ["handler"])
+EXECUTOR_QUEUE = Gauge("modelmonitor_executor_queue_depth",
+                       "Sync handler calls waiting for a thread of kopf's executor")
 STATUS_LATENCY_SECONDS = Histogram(
     "modelmonitor_job_to_status_seconds", "From seeing a finished Job to its monitor's status being written",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
+    buckets=_LATENCY_BUCKETS)
+COMPLETION_LAG_SECONDS = Histogram(
+    "modelmonitor_job_completion_to_status_seconds",
+    "From a Job's completion (condition time, 1 s resolution) to its monitor's status being written",
+    buckets=(0.5, 1, 2, 3, 5, 10, 30, 60, 120, 300))
+API_REQUESTS = Counter("modelmonitor_kube_api_requests",
+                       "Kubernetes API requests made by the operator's code, by handler, verb and kind",
+                       ["handler", "verb", "kind"])
+
+_current_handler: contextvars.ContextVar[str] = contextvars.ContextVar("modelmonitor_handler", default="none")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def instrumented(handler: str) -> Callable[[F], F]:
+    """Time a (sync) handler, count it in flight, and attribute its API requests to it."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            in_flight = HANDLERS_IN_FLIGHT.labels(handler)
+            in_flight.inc()
+            token = _current_handler.set(handler)
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                RECONCILE_SECONDS.labels(handler).observe(time.perf_counter() - started)
+                _current_handler.reset(token)
+                in_flight.dec()
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def count_api_request(verb: str, kind: str) -> None:
+    """The `KubeStore` request observer."""
+    API_REQUESTS.labels(_current_handler.get(), verb, kind).inc()
+
+
+def watch_executor(executor: Executor) -> None:
+    """Report the queue of kopf's thread pool (a ThreadPoolExecutor keeps its waiting calls in `_work_queue`)."""
+    queue = getattr(executor, "_work_queue", None)
+    if queue is not None:
+        EXECUTOR_QUEUE.set_function(queue.qsize)
+
+
+def observe_completion_lag(job: Mapping[str, Any], now: datetime | None = None) -> None:
+    """Seconds from the Job's finishing condition to now (called once its monitor's status is written)."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            stamp = condition.get("lastTransitionTime")
+            try:
+                finished = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+            except ValueError:
+                return
+            COMPLETION_LAG_SECONDS.observe(max(0.0, ((now or datetime.now(UTC)) - finished).total_seconds()))
+            return
 
 
 def observe_evaluation(namespace: str, monitor: str, summary: Mapping[str, Any]) -> None:
@@ -36,8 +115,6 @@ def observe_evaluation(namespace: str, monitor: str, summary: Mapping[str, Any])
     if isinstance(drift.get("drifted"), int):
         DRIFTED_FEATURES.labels(namespace, monitor).set(drift["drifted"])
     EVALUATIONS.labels(namespace, monitor, str(summary.get("verdict")), str(summary.get("outcome"))).inc()
-    from datetime import datetime
-
     try:
         started = datetime.fromisoformat(str(summary["startedAt"]).replace("Z", "+00:00"))
         finished = datetime.fromisoformat(str(summary["finishedAt"]).replace("Z", "+00:00"))

@@ -23,6 +23,8 @@ PROCESSED_ANNOTATION = "modelmonitor.io/processed"
 
 T = TypeVar("T")
 log = logging.getLogger("modelmonitor.kube")
+# Told (verb, kind) before every API request: how the operator counts its own calls (its metrics set it).
+RequestObserver = Callable[[str, str], None]
 
 
 class KubeStore:
@@ -32,8 +34,14 @@ class KubeStore:
         self.core: Any = kubernetes.client.CoreV1Api(api_client)
         self.batch: Any = kubernetes.client.BatchV1Api(api_client)
         self.custom: Any = kubernetes.client.CustomObjectsApi(api_client)
+        self.observe_request: RequestObserver | None = None
+
+    def _count(self, verb: str, kind: str) -> None:
+        if self.observe_request is not None:
+            self.observe_request(verb, kind)
 
     def _call(self, verb: str, what: str, call: Callable[[], T]) -> T:
+        self._count(verb, what.split(" ", 1)[0])
         try:
             return call()
         except ApiException as error:
@@ -181,6 +189,7 @@ class KubeStore:
             "reportingInstance": os.environ.get("POD_NAME", FIELD_MANAGER),
             "firstTimestamp": now, "lastTimestamp": now, "eventTime": now, "action": reason, "count": 1,
         }
+        self._count("create", "Event")
         try:
             self.core.create_namespaced_event(namespace, body)
         except ApiException as error:
@@ -188,6 +197,7 @@ class KubeStore:
 
     # ------------------------------------------------------------------------------------------ secrets
     def secret_exists(self, namespace: str, name: str) -> bool:
+        self._count("get", "Secret")
         try:
             self.core.read_namespaced_secret(name, namespace)
         except ApiException as error:
