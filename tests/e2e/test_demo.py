@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -55,3 +56,42 @@ def test_demo_prints_the_verdict_the_alert_email_and_the_report() -> None:
     assert REPORT.exists() and "<html" in REPORT.read_text(errors="replace").lower()
     assert "Stopping the operator" in result.stdout
     assert set(REPORT.parent.glob("run-*")) == runs_before, "a successful run removes its folder"
+
+
+@pytest.mark.skipif(os.environ.get("USE_EXISTING_CLUSTER") == "1", reason="the demo runs its own local cluster")
+def test_demo_keep_leaves_the_cluster_up_until_stopped() -> None:
+    # `make demo DEMO_ARGS=--keep` runs exactly this (the Makefile passes DEMO_ARGS through).
+    process = subprocess.Popen([sys.executable, "-m", "tests.harness.demo", "--keep"], cwd=REPO_ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        exported = re.search(r"^  export KUBECONFIG=(\S+)$", output, re.MULTILINE)
+        assert exported, output
+        env = dict(os.environ, KUBECONFIG=exported.group(1))
+        kubectl = str(REPO_ROOT / "bin" / "kubectl")
+        described = subprocess.run([kubectl, "-n", "risk", "describe", "mm", "credit-scoring"], env=env, text=True,
+                                   capture_output=True, timeout=30, check=False)
+        assert described.returncode == 0, described.stderr
+        assert "DataDrift" in described.stdout and "Degraded" in described.stdout
+
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, output + rest
+        assert "Stopping the operator" in rest
+        gone = subprocess.run([kubectl, "get", "namespaces", "--request-timeout=3s"], env=env, text=True,
+                              capture_output=True, timeout=30, check=False)
+        assert gone.returncode != 0, "the control plane should be stopped"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
