@@ -1,19 +1,23 @@
 """Building the reference profile from the reference data, in two streaming passes.
 
-Pass 1 learns the shape: exact counts, extremes and category counts, and a seeded bottom-k sample of rows
-(``quantile_sample_size``) whose quantiles give each numeric column a fine grid of at most ``max_edges``
-unique edges, the first and last being the exact minimum and maximum. Pass 2 runs the very accumulator
-that current data will run, on those edges, so the reference histograms are exact and built the same way,
-and the reference's own metrics and score histograms (for calibration) come for free. Neither pass holds
-more than the sample and the per-column states.
+Pass 1 learns only what pass 2 needs, and cheaply: each numeric column's exact extremes, the class labels,
+and a seeded bottom-k sample of rows keyed by position (``quantile_sample_size`` numeric values per column,
+whose quantiles give each numeric column a fine grid of at most ``max_edges`` unique edges, the first and
+last being the exact minimum and maximum; its bottom ``model_sample_size`` rows, with categories, are the
+model-based tests' reference sample). Pass 2 runs the very accumulator that current data will run, on those
+edges, so the reference histograms, moments and category counts are exact and built the same way, and the
+reference's own metrics and score histograms (for calibration) come for free. Neither pass holds more than
+the samples and the per-column states.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.columns import (
@@ -21,10 +25,11 @@ from modelmonitor.evaluator.stats.columns import (
     FloatArray,
     NumericColumnState,
     numeric_values,
+    text_values,
 )
 from modelmonitor.evaluator.stats.errors import StatsConfigError, StatsDataError
 from modelmonitor.evaluator.stats.profile import ColumnProfile, ReferenceProfile
-from modelmonitor.evaluator.stats.reservoir import RowReservoir
+from modelmonitor.evaluator.stats.reservoir import RowReservoir, position_keys
 from modelmonitor.evaluator.stats.roles import ColumnKind, ColumnRoles, Task, resolve_feature_kinds
 
 __all__ = ["build_reference_profile", "quantile_edges"]
@@ -56,6 +61,49 @@ def _special_columns(roles: ColumnRoles, task: Task) -> list[tuple[str, str, Col
     if roles.target:
         columns.append((roles.target, "target", label_kind))
     return columns
+
+
+def _column_kinds(schema: pa.Schema, roles: ColumnRoles, task: Task) -> dict[str, tuple[str, ColumnKind]]:
+    """name -> (role, kind) of every profiled column; a configured prediction or score must be present."""
+    kinds: dict[str, tuple[str, ColumnKind]] = {}
+    for name, kind in resolve_feature_kinds(schema, roles).items():
+        kinds[name] = ("feature", kind)
+    for name, role, kind in _special_columns(roles, task):
+        if name in schema.names:
+            kinds[name] = (role, kind)
+        elif role != "target":
+            raise StatsConfigError(
+                f"{role} column {name!r} is absent from the reference data (columns: {', '.join(schema.names)})",
+                reason="ColumnMissing",
+            )
+    return kinds
+
+
+class _Extremes:
+    """The exact smallest and largest finite value of a column (NaN and infinities are missing values)."""
+
+    def __init__(self) -> None:
+        self.minimum = math.inf
+        self.maximum = -math.inf
+
+    @property
+    def seen(self) -> bool:
+        return self.minimum <= self.maximum
+
+    def update(self, values: FloatArray) -> None:
+        if len(values) == 0:
+            return
+        with np.errstate(invalid="ignore"):
+            lowest, highest = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))  # skip NaN
+        if math.isinf(lowest) or math.isinf(highest):
+            values = values[np.isfinite(values)]
+            if len(values) == 0:
+                return
+            lowest, highest = float(values.min()), float(values.max())
+        if math.isnan(lowest):
+            return
+        self.minimum = min(self.minimum, lowest)
+        self.maximum = max(self.maximum, highest)
 
 
 def _positive_and_negative(labels: list[str], roles: ColumnRoles) -> tuple[str, str]:
@@ -97,92 +145,88 @@ def build_reference_profile(
         raise StatsConfigError(f"model.task must be a known task, got {task!r}", reason="UnknownTask")
     schema: pa.Schema | None = None
     kinds: dict[str, tuple[str, ColumnKind]] = {}
-    numeric: dict[str, NumericColumnState] = {}
-    categorical: dict[str, CategoricalColumnState] = {}
-    reservoir: RowReservoir | None = None
+    extremes: dict[str, _Extremes] = {}
+    label_names: dict[str, set[str]] = {}
+    quantile_sample: RowReservoir | None = None
+    model_sample: RowReservoir | None = None
     rows = 0
     for batch in batches():
         if schema is None:
             schema = batch.schema
-            for name, kind in resolve_feature_kinds(schema, roles).items():
-                kinds[name] = ("feature", kind)
-            for name, role, kind in _special_columns(roles, task):
-                if name in schema.names:
-                    kinds[name] = (role, kind)
-                elif role != "target":
-                    raise StatsConfigError(
-                        f"{role} column {name!r} is absent from the reference data "
-                        f"(columns: {', '.join(schema.names)})",
-                        reason="ColumnMissing",
-                    )
-            numeric = {
-                name: NumericColumnState(0.0) for name, (_, kind) in kinds.items() if kind == "numeric"
+            kinds = _column_kinds(schema, roles, task)
+            extremes = {name: _Extremes() for name, (_, kind) in kinds.items() if kind == "numeric"}
+            label_names = {
+                name: set()
+                for name in (roles.target, roles.prediction)
+                if name and name in kinds and kinds[name][1] == "categorical" and task != "regression"
             }
-            categorical = {
-                name: CategoricalColumnState() for name, (_, kind) in kinds.items() if kind == "categorical"
-            }
-            reservoir = RowReservoir(
-                quantile_sample_size,
+            features = [name for name, (role, _) in kinds.items() if role == "feature"]
+            quantile_sample = RowReservoir(quantile_sample_size, seed, list(extremes), [])
+            model_sample = RowReservoir(
+                model_sample_size,
                 seed,
-                list(numeric),
-                [name for name, (role, kind) in kinds.items() if kind == "categorical" and role == "feature"],
+                [name for name in features if name in extremes],
+                [name for name in features if name not in extremes],
             )
+        assert quantile_sample is not None and model_sample is not None
+        keys = position_keys(rows, batch.num_rows, seed)
         rows += batch.num_rows
-        values = {name: numeric_values(batch.column(name), name) for name in numeric}
-        for name, state in numeric.items():
-            state.update(values[name])
-        for name, categorical_state in categorical.items():
-            categorical_state.update(batch.column(name))
-        assert reservoir is not None
-        reservoir.update(values, {name: batch.column(name) for name in reservoir.categorical}, batch.num_rows)
-    if schema is None or reservoir is None or rows == 0:
+        values = {name: numeric_values(batch.column(name), name) for name in extremes}
+        for name, column_extremes in extremes.items():
+            column_extremes.update(values[name])
+        for name, names in label_names.items():
+            if len(names) < CategoricalColumnState().tracking_limit:
+                labels = text_values(pc.unique(batch.column(name))).to_pylist()
+                names.update(str(label) for label in labels if label is not None)
+        quantile_sample.update(values, {}, batch.num_rows, keys)
+        model_sample.update(
+            {name: values[name] for name in model_sample.numeric},
+            {name: batch.column(name) for name in model_sample.categorical},
+            batch.num_rows,
+            keys,
+        )
+    if schema is None or quantile_sample is None or model_sample is None or rows == 0:
         raise StatsDataError("the reference data has no rows", reason="EmptyData")
 
     columns: dict[str, ColumnProfile] = {}
     for name, (role, kind) in kinds.items():
         arrow_type = str(schema.field(name).type)
         if kind == "numeric":
-            state = numeric[name]
-            edges = (
-                quantile_edges(reservoir.numeric[name], state.minimum, state.maximum, max_edges)
-                if state.count
-                else np.array([0.0])
-            )
-            prepared = NumericColumnState(state.mean if state.count else 0.0, edges)
+            column_extremes = extremes[name]
+            sampled = quantile_sample.numeric[name]
+            sampled = sampled[np.isfinite(sampled)]
+            if column_extremes.seen:
+                edges = quantile_edges(sampled, column_extremes.minimum, column_extremes.maximum, max_edges)
+                shift = float(np.mean(sampled)) if len(sampled) else column_extremes.minimum
+            else:
+                edges, shift = np.array([0.0]), 0.0
+            prepared = NumericColumnState(shift, edges)
             columns[name] = ColumnProfile(name, role, kind, arrow_type, edges=edges, numeric=prepared)
         else:
-            columns[name] = ColumnProfile(name, role, kind, arrow_type, categorical=categorical[name])
+            columns[name] = ColumnProfile(name, role, kind, arrow_type, categorical=CategoricalColumnState())
 
     classes: list[str] = []
     positive: str | None = None
     negative: str | None = None
     if task != "regression":
-        label_names: set[str] = set()
-        for label_column in (roles.target, roles.prediction):
-            if label_column and label_column in categorical:
-                label_names |= set(categorical[label_column].counts)
-        label_names |= set(roles.class_scores)
-        classes = sorted(label_names)
+        all_labels: set[str] = set(roles.class_scores)
+        for names in label_names.values():
+            all_labels |= names
+        classes = sorted(all_labels)
         if task == "binary-classification":
-            target_labels = (
-                sorted(categorical[roles.target].counts) if roles.target in categorical else classes
-            )
+            target_labels = sorted(label_names[roles.target]) if roles.target in label_names else classes
             positive, negative = _positive_and_negative(target_labels, roles)
             classes = [label for label in (negative, positive) if label] + [
                 label for label in classes if label not in (negative, positive)
             ]
 
-    feature_columns = [name for name, (role, _) in kinds.items() if role == "feature"]
-    sample = reservoir.head(model_sample_size)
-    sample.numeric = {name: values for name, values in sample.numeric.items() if name in feature_columns}
-    sample.capacity = model_sample_size
     profile = ReferenceProfile(
         task=task,
         roles=roles,
         columns=columns,
         schema={name: str(data_type) for name, data_type in zip(schema.names, schema.types, strict=True)},
         rows=rows,
-        sample=sample,
+        sample=model_sample,
         positive_class=positive,
         negative_class=negative,
         classes=classes,
@@ -197,7 +241,7 @@ def build_reference_profile(
         if column.kind == "numeric":
             column.numeric = second_pass.numeric[name]
         else:
-            column.categorical = _top_categories(categorical[name], max_categories)
+            column.categorical = _top_categories(second_pass.categorical[name], max_categories)
     metrics, _, _ = second_pass.performance_metrics()
     profile.metrics = metrics
     if (
