@@ -38,11 +38,22 @@ BatchSource = Callable[[], Iterable[pa.RecordBatch]]
 
 
 def quantile_edges(sample: FloatArray, minimum: float, maximum: float, max_edges: int) -> FloatArray:
-    """At most ``max_edges`` unique edges at the sample's quantiles, pinned to the exact extremes."""
-    finite = sample[np.isfinite(sample)]
+    """At most ``max_edges`` unique edges at the sample's quantiles, pinned to the exact extremes.
+
+    The quantiles are ``np.quantile``'s (method "linear", same interpolation steps), taken from one sort
+    instead of ``np.quantile``'s partition per call, which is several times slower for ~1000 quantiles.
+    """
+    finite = np.sort(sample[np.isfinite(sample)])
     if len(finite) == 0:
         return np.unique(np.array([minimum, maximum], dtype=np.float64))
-    quantiles = np.quantile(finite, np.linspace(0.0, 1.0, max_edges)[1:-1])
+    virtual = (len(finite) - 1) * np.linspace(0.0, 1.0, max_edges)[1:-1]
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    lower = finite[previous.astype(np.intp)]
+    upper = finite[np.minimum(previous.astype(np.intp) + 1, len(finite) - 1)]
+    difference = upper - lower
+    quantiles = lower + difference * gamma
+    np.subtract(upper, difference * (1 - gamma), out=quantiles, where=gamma >= 0.5)
     inner = quantiles[(quantiles > minimum) & (quantiles < maximum)]
     return np.unique(np.concatenate([[minimum], inner, [maximum]]))
 

@@ -114,6 +114,27 @@ def classification_metrics_from_confusion(
     return metrics
 
 
+class _EncodedLabels:
+    """A label column as integer codes (-1 where null) and the text of each code.
+
+    Encoding the raw values (integers, say) and converting only the few distinct ones to text is much
+    cheaper than casting every value to a string; text is still what labels are compared as.
+    """
+
+    def __init__(self, array: pa.Array) -> None:
+        encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+        self.texts: list[str] = [str(text) for text in text_values(encoded.dictionary).to_pylist()]
+        self.codes: npt.NDArray[np.int64] = np.asarray(
+            pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+
+    def is_label(self, label: str | None) -> npt.NDArray[np.bool_]:
+        matches = [code for code, text in enumerate(self.texts) if text == label]
+        if len(matches) == 1:
+            return np.asarray(self.codes == matches[0])
+        return np.isin(self.codes, matches) if matches else np.zeros(len(self.codes), dtype=bool)
+
+
 class ClassificationState:
     """Confusion counts, loss sums and score histograms of a classifier on the rows seen so far.
 
@@ -144,57 +165,45 @@ class ClassificationState:
         score: FloatArray | None = None,
         class_scores: dict[str, FloatArray] | None = None,
     ) -> None:
-        """One batch: ``target`` null where the label has not arrived; ``prediction`` as labels (text)."""
+        """One batch: ``target`` null where the label has not arrived; labels of any type, compared as text."""
         rows = len(prediction)
         self.rows += rows
-        prediction = text_values(prediction)
-        predicted_valid = np.asarray(pc.is_valid(prediction).to_numpy(zero_copy_only=False), dtype=bool)
+        predicted = _EncodedLabels(prediction)
+        actual = _EncodedLabels(target if target is not None else pa.nulls(rows, pa.string()))
+        predicted_valid = predicted.codes >= 0
         self.unpredicted += rows - int(predicted_valid.sum())
-        if target is None:
-            target = pa.nulls(rows, pa.string())
-        target = text_values(target)
-        labelled = np.asarray(pc.is_valid(target).to_numpy(zero_copy_only=False), dtype=bool)
+        labelled = actual.codes >= 0
         self.labelled += int(labelled.sum())
-        evaluable = labelled & predicted_valid
-        self._count_pairs(target, prediction, evaluable)
+        self._count_pairs(actual, predicted, labelled & predicted_valid)
         if self.positive_class is not None and score is not None:
-            self._update_binary_scores(target, prediction, score, labelled, predicted_valid)
+            self._update_binary_scores(actual, predicted, score, labelled, predicted_valid)
         if class_scores:
-            self._update_multiclass_loss(target, class_scores, labelled)
+            self._update_multiclass_loss(actual, class_scores, labelled)
 
-    def _count_pairs(self, target: pa.Array, prediction: pa.Array, evaluable: npt.NDArray[np.bool_]) -> None:
+    def _count_pairs(
+        self, actual: _EncodedLabels, predicted: _EncodedLabels, evaluable: npt.NDArray[np.bool_]
+    ) -> None:
         if not evaluable.any():
             return
-        mask = pa.array(evaluable)
-        actual = pc.dictionary_encode(target.filter(mask))
-        predicted = pc.dictionary_encode(prediction.filter(mask))
-        width = len(predicted.dictionary)
-        codes = actual.indices.to_numpy().astype(np.int64) * width + predicted.indices.to_numpy()
-        pair_counts = np.bincount(codes, minlength=len(actual.dictionary) * width)
-        actual_labels = actual.dictionary.to_pylist()
-        predicted_labels = predicted.dictionary.to_pylist()
+        width = len(predicted.texts)
+        codes = actual.codes[evaluable] * width + predicted.codes[evaluable]
+        pair_counts = np.bincount(codes, minlength=len(actual.texts) * width)
         for code in np.flatnonzero(pair_counts):
-            row = self.confusion.setdefault(actual_labels[code // width], {})
-            label = predicted_labels[code % width]
+            row = self.confusion.setdefault(actual.texts[code // width], {})
+            label = predicted.texts[code % width]
             row[label] = row.get(label, 0) + int(pair_counts[code])
 
     def _update_binary_scores(
         self,
-        target: pa.Array,
-        prediction: pa.Array,
+        actual: _EncodedLabels,
+        predicted: _EncodedLabels,
         score: FloatArray,
         labelled: npt.NDArray[np.bool_],
         predicted_valid: npt.NDArray[np.bool_],
     ) -> None:
         scored = np.isfinite(score)
-        is_positive = np.asarray(
-            pc.fill_null(pc.equal(target, self.positive_class), False).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
-        predicted_positive = np.asarray(
-            pc.fill_null(pc.equal(prediction, self.positive_class), False).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
+        is_positive = actual.is_label(self.positive_class)
+        predicted_positive = predicted.is_label(self.positive_class)
         bins = score_bins(np.where(scored, score, 0.0), self.bins)
         with_prediction = scored & predicted_valid
         self.predicted_positive_histogram += np.bincount(
@@ -217,11 +226,12 @@ class ClassificationState:
         self.brier_sum.add(float(np.dot(errors, errors)))
 
     def _update_multiclass_loss(
-        self, target: pa.Array, class_scores: dict[str, FloatArray], labelled: npt.NDArray[np.bool_]
+        self, actual: _EncodedLabels, class_scores: dict[str, FloatArray], labelled: npt.NDArray[np.bool_]
     ) -> None:
         classes = sorted(class_scores)
-        encoded = pc.index_in(target, value_set=pa.array(classes))
-        index = np.asarray(encoded.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        position = {name: index for index, name in enumerate(classes)}
+        lookup = np.array([position.get(text, -1) for text in actual.texts] + [-1], dtype=np.int64)
+        index = lookup[actual.codes]  # code -1 (no label) takes the appended -1
         matrix = np.column_stack([class_scores[name] for name in classes])
         usable = labelled & (index >= 0)
         rows = np.flatnonzero(usable)
