@@ -156,6 +156,20 @@ class NodeAgent:
                     return chosen.log_path.read_text(errors="replace")
         return ""
 
+    def container_process(self, namespace: str, name: str, container: str) -> subprocess.Popen[bytes] | None:
+        """The local process running a pod's container (None for placeholders and pods it does not run)."""
+        for run in list(self._runs.values()):
+            if run.namespace == namespace and run.name == name and container in run.containers:
+                return run.containers[container].process
+        return None
+
+    def pod_directory(self, namespace: str, name: str) -> Path | None:
+        """The folder of a pod the agent runs: its materialised volumes are under `volumes/<volume name>/`."""
+        for run in list(self._runs.values()):
+            if run.namespace == namespace and run.name == name:
+                return run.directory
+        return None
+
     # ----------------------------------------------------------------------------------------- node
     def _register_node(self) -> None:
         body = {
