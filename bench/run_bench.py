@@ -1,6 +1,10 @@
 """Run every contender on the same data and print one Markdown table row each (wall time, peak RSS, rows/s).
 
-    python bench/run_bench.py --rows 1000000 [--skip-evidently] [--skip-straightforward]
+    python bench/run_bench.py --rows 1000000 [--repeat 3] [--skip-evidently] [--skip-straightforward]
+
+Each contender runs ``--repeat`` times (cold runs each start without the cached profile); the row gives the
+median wall time and median peak RSS, the spread, and the 1-minute load average around the runs (the
+machine is shared: a wall time means little without it).
 
 Contenders: the evaluator cold (reference profiled in the run) and warm (profile cached by an earlier run),
 both writing result.json and the HTML report; the straightforward pandas + scipy + scikit-learn script;
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +54,33 @@ def measure(command: list[str]) -> dict[str, float]:
     return result
 
 
+def measure_repeatedly(command: list[str], repeat: int, before: list[str] | None = None) -> dict[str, float]:
+    """Median wall time and peak RSS of ``repeat`` runs; ``before`` is removed before each run (a cache)."""
+    runs = []
+    loads = [os.getloadavg()[0]]
+    for _ in range(repeat):
+        for path in before or []:
+            shutil.rmtree(path, ignore_errors=True)
+        runs.append(measure(command))
+        loads.append(os.getloadavg()[0])
+    seconds = [run["seconds"] for run in runs]
+    return {
+        "seconds": statistics.median(seconds),
+        "fastest": min(seconds),
+        "slowest": max(seconds),
+        "peakRssMiB": statistics.median(run["peakRssMiB"] for run in runs),
+        "loadLow": min(loads),
+        "loadHigh": max(loads),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--skip-straightforward", action="store_true")
+    parser.add_argument("--skip-modelmonitor", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
     arguments = parser.parse_args()
     label = f"{arguments.rows // 1_000_000}m" if arguments.rows >= 1_000_000 else str(arguments.rows)
     data = BENCH / "data" / label
@@ -80,30 +108,33 @@ def main() -> None:
         "--profile-cache",
         str(cache),
     ]
-    rows.append(
-        (
-            "modelmonitor evaluate (cold: profiles the reference)",
-            measure([*evaluate, "--output", str(out / f"modelmonitor-{label}")]),
+    repeat = arguments.repeat
+    if not arguments.skip_modelmonitor:
+        rows.append(
+            (
+                "modelmonitor evaluate (cold: profiles the reference)",
+                measure_repeatedly([*evaluate, "--output", str(out / f"modelmonitor-{label}")], repeat, [str(cache)]),
+            )
         )
-    )
-    rows.append(
-        (
-            "modelmonitor evaluate (warm: cached reference profile)",
-            measure([*evaluate, "--output", str(out / f"modelmonitor-{label}")]),
+        rows.append(
+            (
+                "modelmonitor evaluate (warm: cached reference profile)",
+                measure_repeatedly([*evaluate, "--output", str(out / f"modelmonitor-{label}")], repeat),
+            )
         )
-    )
     if not arguments.skip_straightforward:
         rows.append(
             (
                 "pandas + scipy + scikit-learn script",
-                measure(
+                measure_repeatedly(
                     [
                         str(PYTHON),
                         str(BENCH / "straightforward.py"),
                         str(reference),
                         str(current),
                         str(out / f"straightforward-{label}.json"),
-                    ]
+                    ],
+                    repeat,
                 ),
             )
         )
@@ -111,21 +142,23 @@ def main() -> None:
         rows.append(
             (
                 "Evidently DataDrift + Classification presets",
-                measure(
+                measure_repeatedly(
                     [
                         str(EVIDENTLY_PYTHON),
                         str(BENCH / "run_evidently.py"),
                         str(reference),
                         str(current),
                         str(out / f"evidently-{label}.json"),
-                    ]
+                    ],
+                    repeat,
                 ),
             )
         )
     for name, result in rows:
         print(
-            f"| {label} | {name} | {result['seconds']:.1f} s | {result['peakRssMiB']:.0f} MiB | "
-            f"{total_rows / result['seconds']:,.0f} |"
+            f"| {label} | {name} | {result['seconds']:.1f} s ({result['fastest']:.1f}-{result['slowest']:.1f}) | "
+            f"{result['peakRssMiB']:.0f} MiB | {total_rows / result['seconds']:,.0f} | "
+            f"{result['loadLow']:.1f}-{result['loadHigh']:.1f} |"
         )
     sys.stdout.flush()
 
