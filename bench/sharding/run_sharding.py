@@ -88,7 +88,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--out", type=Path, default=BENCH / "out" / "sharding.json")
+    parser.add_argument("--out", type=Path, default=BENCH / "sharding" / "results.json")
     arguments = parser.parse_args()
 
     from tests.harness.controlplane import LocalControlPlane, find_binaries
@@ -174,9 +174,15 @@ def main() -> int:
                         "drift": {"tests": ["psi"], "datasetDriftShare": 0.3},
                         "evaluation": {"shards": shards, "timeout": "1h", "backoffLimit": 0}}}
 
+        import kubernetes
+
+        custom = kubernetes.client.CustomObjectsApi(plane.api_client())
+
         def status() -> dict[str, Any]:
-            return dict(json.loads(run_kubectl("-n", NAMESPACE, "get", "mm", MONITOR, "-o", "json")).get("status")
-                        or {})
+            # The API client, not kubectl: a kubectl process per poll would compete with the shards for CPU.
+            monitor_body = custom.get_namespaced_custom_object("modelmonitor.io", "v1alpha1", NAMESPACE,
+                                                               "modelmonitors", MONITOR)
+            return dict(monitor_body.get("status") or {})
 
         def evaluate(current_prefix: str, shards: int) -> tuple[dict[str, Any], float]:
             run_kubectl("apply", "-f", "-", stdin=json.dumps(monitor(current_prefix, shards)))
@@ -191,7 +197,7 @@ def main() -> int:
             clock = time.monotonic()
             run_kubectl("-n", NAMESPACE, "annotate", "--overwrite", "mm", MONITOR,
                         f"modelmonitor.io/run-now={uuid.uuid4().hex[:6]}")
-            wait_until(lambda: len(status().get("history") or []) > before, 3600, interval=0.25,
+            wait_until(lambda: len(status().get("history") or []) > before, 3600, interval=0.5,
                        what=f"the {shards}-shard evaluation")
             elapsed = time.monotonic() - clock
             last = status()["lastEvaluation"]
