@@ -1,6 +1,8 @@
 """Run one command and report its wall time and peak RSS (of the child process tree's largest member).
 
-python bench/measure.py -- COMMAND...   -> prints {"seconds": ..., "peakRssMiB": ..., "exitCode": ...}
+python bench/measure.py -- COMMAND...  -> {"seconds": ..., "cpuSeconds": ..., "peakRssMiB": ..., "exitCode": ...}
+
+CPU seconds (user + system, every thread) say more than wall time on a shared, busy machine.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ def main() -> None:
     started = time.perf_counter()
     completed = subprocess.run(command, check=False)
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         json.dumps(
-            {"seconds": round(seconds, 2), "peakRssMiB": round(peak_kib / 1024, 1), "exitCode": completed.returncode}
+            {
+                "seconds": round(seconds, 2),
+                "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 2),
+                "peakRssMiB": round(usage.ru_maxrss / 1024, 1),
+                "exitCode": completed.returncode,
+            }
         )
     )
 

@@ -69,6 +69,7 @@ def measure_repeatedly(command: list[str], repeat: int, before: list[str] | None
         "fastest": min(seconds),
         "slowest": max(seconds),
         "peakRssMiB": statistics.median(run["peakRssMiB"] for run in runs),
+        "cpuSeconds": statistics.median(run["cpuSeconds"] for run in runs),
         "loadLow": min(loads),
         "loadHigh": max(loads),
     }
@@ -157,7 +158,7 @@ def main() -> None:
     for name, result in rows:
         print(
             f"| {label} | {name} | {result['seconds']:.1f} s ({result['fastest']:.1f}-{result['slowest']:.1f}) | "
-            f"{result['peakRssMiB']:.0f} MiB | {total_rows / result['seconds']:,.0f} | "
+            f"{result['cpuSeconds']:.1f} s | {result['peakRssMiB']:.0f} MiB | {total_rows / result['seconds']:,.0f} | "
             f"{result['loadLow']:.1f}-{result['loadHigh']:.1f} |"
         )
     sys.stdout.flush()
