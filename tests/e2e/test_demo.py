@@ -95,3 +95,5 @@ def test_demo_keep_leaves_the_cluster_up_until_stopped() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from tests.harness.processes import wait_until
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = REPO_ROOT / "bin" / "kubectl"
 CRD_FOLDER = REPO_ROOT / "charts" / "modelmonitor-operator" / "crds"
@@ -144,8 +146,10 @@ class Demo:
             self._start_smtp_sink()
         with step("Installing the ModelMonitor CRD (kubectl apply --server-side)"):
             self.kubectl("apply", "--server-side", "-f", f"{CRD_FOLDER.relative_to(REPO_ROOT)}/")
-            self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/modelmonitors.modelmonitor.io")
+            # `kubectl wait` errors out (instead of waiting) while the new CRD has no conditions yet.
+            wait_until(lambda: self.kubectl("get", "crd/modelmonitors.modelmonitor.io", "-o",
+                                            "jsonpath={.status.conditions[?(@.type=='Established')].status}")
+                       .strip() == "True", 60, interval=0.3, what="the CRD to be Established")
         with step("Starting the operator (modelmonitor operator)"):
             self._start_operator()
         with step(f"Creating namespace {NAMESPACE} with the S3 and SMTP Secrets"):

@@ -1,7 +1,8 @@
 """A test node agent: the stand-in for kubelet + container runtime, which cannot run on this machine.
 
 What it does (and what a kubelet would do):
-- registers one Node (`Ready`, with capacity) and binds every unscheduled pod to it (no kube-scheduler runs);
+- registers one Node (`Ready`, with capacity) and binds every unscheduled pod whose `nodeSelector` it matches
+  (no kube-scheduler runs; affinity, taints and resources are not considered);
 - runs each container of a pod whose image it knows as a local process in the project's Python environment:
   the container's `command` + `args` (with `$(VAR)` expansion), or the image's known entrypoint when the
   command is empty; init containers first, one after another;
@@ -171,13 +172,13 @@ class NodeAgent:
         return None
 
     # ----------------------------------------------------------------------------------------- node
+    @property
+    def node_labels(self) -> dict[str, str]:
+        return {"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64", "modelmonitor.io/test-node": "true"}
+
     def _register_node(self) -> None:
-        body = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": self.node_name, "labels": {
-                "kubernetes.io/hostname": self.node_name, "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64", "modelmonitor.io/test-node": "true"}},
-        }
+        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.node_name, "labels": self.node_labels}}
         with contextlib.suppress(ApiException):
             self.core.create_node(body)
         capacity = {"cpu": str(os.cpu_count() or 2), "memory": "24Gi", "pods": "500"}
@@ -235,8 +236,11 @@ class NodeAgent:
                 self._delete(pod)
             return
         if not node_name:
-            if spec.get("schedulerName", "default-scheduler") == "default-scheduler":
-                self._bind(namespace, name)
+            selector = spec.get("nodeSelector") or {}
+            if spec.get("schedulerName", "default-scheduler") == "default-scheduler" and all(
+                self.node_labels.get(key) == value for key, value in selector.items()
+            ):
+                self._bind(namespace, name)  # a pod whose nodeSelector no node matches stays Pending
             return
         if node_name != self.node_name or status.get("phase") not in (None, "Pending"):
             return

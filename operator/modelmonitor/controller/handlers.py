@@ -35,6 +35,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.batching.worker_limit = memo.operator_settings.max_workers
     settings.watching.server_timeout = 300
     settings.execution.max_workers = memo.operator_settings.max_workers
+    if not memo.operator_settings.all_namespaces:
+        # Watching listed namespaces only: no cluster-wide namespace scanning, which the namespaced RBAC refuses.
+        settings.scanning.disabled = True
     metrics.watch_executor(settings.execution.executor)
     memo.store.observe_request = metrics.count_api_request
     global _store

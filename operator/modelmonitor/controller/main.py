@@ -8,10 +8,13 @@ not used: with equal priorities it pauses every replica.
 from __future__ import annotations
 
 import argparse
+import http.server
 import logging
 import os
+import signal
 import sys
 import threading
+import urllib.parse
 from typing import Any
 
 import kopf
@@ -45,6 +48,31 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class _StandbyLiveness:
+    """A bare `/healthz` on the liveness address while a standby replica waits for the Lease."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        path = parsed.path or "/healthz"
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == path else 404)
+                self.end_headers()
+                self.wfile.write(b'{"standby": true}')
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((parsed.hostname or "0.0.0.0", parsed.port or 80), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="standby-liveness", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
     kopf.configure(verbose=args.verbose,
@@ -59,13 +87,24 @@ def main(argv: list[str]) -> int:
     api_client = load_api_client()
     if args.metrics_port:
         start_http_server(args.metrics_port)
-    stop_flag = threading.Event()
+    lost_lease = threading.Event()
+
+    def lose_lease() -> None:
+        lost_lease.set()
+        signal.raise_signal(signal.SIGTERM)  # kopf then stops the way it does on any SIGTERM
+
     if args.leader_election_lease:
         from modelmonitor.controller.leader import LeaderElector
 
         elector = LeaderElector(api_client, args.lease_namespace, args.leader_election_lease, args.identity,
-                                on_lost=stop_flag.set)
-        elector.acquire()  # blocks until this replica leads
+                                on_lost=lose_lease)
+        # A standby is alive while it waits: answer the liveness probe until kopf takes the port over.
+        standby = _StandbyLiveness(args.liveness) if args.liveness else None
+        try:
+            elector.acquire()  # blocks until this replica leads
+        finally:
+            if standby is not None:
+                standby.stop()
         elector.keep_renewing()
     channel_settings = ChannelSettings(
         allowed_webhook_hosts=frozenset(args.webhook_allowed_host) if args.webhook_allowed_host else None)
@@ -73,9 +112,9 @@ def main(argv: list[str]) -> int:
                           channel_settings=channel_settings)
     kopf.run(
         clusterwide=not args.namespace, namespaces=args.namespace, standalone=True, memo=memo,
-        liveness_endpoint=args.liveness or None, stop_flag=stop_flag,
+        liveness_endpoint=args.liveness or None,
     )
-    if args.leader_election_lease and stop_flag.is_set():
+    if lost_lease.is_set():
         logging.getLogger("modelmonitor.operator").error("lost the leader Lease; exiting so a standby takes over")
         return 1
     return 0

@@ -151,11 +151,6 @@ def test_one_replica_works_and_the_standby_takes_over_when_it_dies(
             replica.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`modelmonitor operator` does not exit on SIGTERM: controller/main.py passes kopf.run a threading.Event "
-    "as stop_flag, which kopf waits for in an executor thread that asyncio.run then joins forever",
-)
 def test_a_leader_stopped_normally_hands_the_lease_over(kube_cluster: KubeCluster, tmp_path: Path) -> None:
     namespace = kube_cluster.create_namespace("mm-lease")
     replicas: list[Replica] = []

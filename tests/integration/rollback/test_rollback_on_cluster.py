@@ -166,7 +166,10 @@ def test_deployment_is_rolled_back_to_the_last_healthy_version(
 def test_a_deployment_whose_pods_are_not_available_is_mid_rollout(
     api_client: kubernetes.client.ApiClient, namespace: str
 ) -> None:
-    apps(api_client).create_namespaced_deployment(namespace, deployment_manifest("1", replicas=1))
+    manifest = deployment_manifest("1", replicas=1)
+    # No node matches: the pod stays Pending whether or not a node agent runs in this session.
+    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"modelmonitor.io/no-such-node": "true"}
+    apps(api_client).create_namespaced_deployment(namespace, manifest)
 
     def reason() -> str | None:
         state, _ = inspect_target(api_client, IMAGE_TARGET, namespace)
