@@ -243,6 +243,7 @@ class RollbackTarget:
     field_path: str | None = None
     json_patch_template: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    value_template: str | None = None
 
 
 @dataclass(frozen=True)

@@ -692,9 +692,24 @@ def _rollback_schema() -> Schema:
                         string("The value for this version.", max_length=_URI),
                         max_properties=100,
                     ),
+                    "valueTemplate": string(
+                        "The value for a version, with {version} in it (e.g. s3://models/credit/v{version}/); "
+                        "an alternative to versions.",
+                        max_length=_URI,
+                    ),
                 },
                 required=["name"],
                 rules=[
+                    rule(
+                        "!has(self.valueTemplate) || self.valueTemplate.contains('{version}')",
+                        "spec.rollback.target.valueTemplate must contain {version}",
+                        field_path=".valueTemplate",
+                    ),
+                    rule(
+                        "!(has(self.valueTemplate) && has(self.versions))",
+                        "spec.rollback.target.valueTemplate and spec.rollback.target.versions must not both be set",
+                        field_path=".valueTemplate",
+                    ),
                     rule(
                         "self.versionFrom != 'env' || has(self.env)",
                         "spec.rollback.target.env must be set when versionFrom is env",

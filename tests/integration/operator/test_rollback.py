@@ -4,6 +4,7 @@ var — and says so in status, a condition, an Event and an alert."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,74 @@ def test_no_healthy_version_means_no_patch_and_an_alert_saying_why(
         assert decision["action"] == "refuse", decision
     finally:
         recorder.stop()
+
+
+ISVC_CRD = Path(__file__).resolve().parents[1] / "rollback" / "inferenceservice-crd.yaml"
+
+
+def _storage_uri(world: MonitorWorld) -> str:
+    isvc = world.custom.get_namespaced_custom_object("serving.kserve.io", "v1beta1", world.namespace,
+                                                     "inferenceservices", "credit")
+    return str(isvc["spec"]["predictor"]["model"]["storageUri"])
+
+
+def _set_storage_uri(world: MonitorWorld, version: str) -> None:
+    world.custom.patch_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", world.namespace, "inferenceservices", "credit",
+        {"spec": {"predictor": {"model": {"storageUri": f"s3://models/credit/v{version}/"}}}})
+    world.custom.patch_namespaced_custom_object_status(
+        "serving.kserve.io", "v1beta1", world.namespace, "inferenceservices", "credit",
+        {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "PredictorReady"}]}})
+
+
+def test_manual_rollback_of_an_inference_service_waits_for_approval(
+    world: MonitorWorld, operator: OperatorProcess
+) -> None:
+    import kubernetes
+    import yaml
+
+    extensions = kubernetes.client.ApiextensionsV1Api(world.client)
+    try:
+        extensions.create_custom_resource_definition(yaml.safe_load(ISVC_CRD.read_text()))
+    except kubernetes.client.exceptions.ApiException as error:
+        assert error.status == 409
+    wait_until(lambda: world.custom.list_namespaced_custom_object("serving.kserve.io", "v1beta1", world.namespace,
+                                                                  "inferenceservices") is not None, 30,
+               what="the InferenceService kind served")
+    world.custom.create_namespaced_custom_object("serving.kserve.io", "v1beta1", world.namespace,
+                                                 "inferenceservices", {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "credit"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://models/credit/v1/"}}}})
+    _set_storage_uri(world, "1")
+
+    world.upload_credit_data("reference/", 10_000, seed=80, drift=0.0)
+    world.upload_credit_data("current/", 3_000, seed=81, drift=0.0)
+    body = world.monitor("isvc")
+    body["spec"]["rollback"] = {"enabled": True, "mode": "Manual", "consecutiveViolations": 1, "target": {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": "credit",
+        "valueTemplate": "s3://models/credit/v{version}/"}}
+    world.apply(body)
+    world.run_now("isvc")
+    monitor = world.wait_for_evaluations("isvc", 1)
+    assert monitor["status"]["lastEvaluation"]["modelVersion"] == "1", monitor["status"]["lastEvaluation"]
+
+    _set_storage_uri(world, "2")
+    world.upload_credit_data("current/", 3_000, seed=82, drift=1.0)
+    world.run_now("isvc")
+    world.wait_for_evaluations("isvc", 2)
+    wait_until(lambda: (world.read("isvc")["status"].get("rollback") or {}).get("proposal"), 30, interval=0.5,
+               what="the rollback proposal")
+    proposal = world.read("isvc")["status"]["rollback"]["proposal"]
+    assert proposal["fromVersion"] == "2" and proposal["toVersion"] == "1", proposal
+    assert _storage_uri(world) == "s3://models/credit/v2/"  # nothing happens without approval
+
+    world.custom.patch_namespaced_custom_object("modelmonitor.io", "v1alpha1", world.namespace, "modelmonitors",
+                                                "isvc", {"metadata": {"annotations": {
+                                                    "modelmonitor.io/approve-rollback": "1"}}})
+    wait_until(lambda: _storage_uri(world) == "s3://models/credit/v1/", 60, interval=0.5,
+               what="the InferenceService's storageUri rolled back to v1")
+    wait_until(lambda: condition(world.read("isvc"), "RolledBack")["status"] == "True", 30, interval=0.5,
+               what="the RolledBack condition")
+    monitor = world.read("isvc")
+    assert "modelmonitor.io/approve-rollback" not in (monitor["metadata"].get("annotations") or {})
+    assert monitor["status"]["rollback"]["history"][-1]["approved"] is True
