@@ -1,5 +1,1 @@
-"""Sharded runs use the operator tests' fixtures: the operator process and a namespace with data in MinIO."""
-
-from tests.integration.operator.conftest import monitor_crd, operator, world
-
-__all__ = ["monitor_crd", "operator", "world"]
+"""Sharded runs use the session operator and `world` of tests/integration/conftest.py."""
