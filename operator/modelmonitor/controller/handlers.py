@@ -79,19 +79,23 @@ def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     started = datetime.now(UTC)
     try:
-        record = process_finished_job(memo.store, body, after_status=_report)
+        record = process_finished_job(memo.store, body, after_status=report_evaluation)
     except Conflict as error:
         log.warning("%s", error)
         return
     if record is not None:
         metrics.STATUS_LATENCY_SECONDS.observe((datetime.now(UTC) - started).total_seconds())
         metrics.observe_completion_lag(body)
-        namespace = body["metadata"]["namespace"]
-        if record.deliveries:
-            alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
-                             _post_event, _count_delivery)
-        if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
-            _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
+        act_on_evaluation(memo, body["metadata"]["namespace"], record)
+
+
+def act_on_evaluation(memo: kopf.Memo, namespace: str, record: EvaluationRecord) -> None:
+    """After an evaluation is in status: deliver the alerts it queued, then roll back if the policy says so."""
+    if record.deliveries:
+        alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
+                         _post_event, _count_delivery)
+    if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
+        _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
 
 
 @kopf.on.create(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
@@ -130,7 +134,8 @@ def _count_delivery(namespace: str, monitor: str, channel: str, outcome: str) ->
     metrics.ALERTS.labels(namespace, monitor, channel, outcome).inc()
 
 
-def _report(record: EvaluationRecord) -> None:
+def report_evaluation(record: EvaluationRecord) -> None:
+    """Events and metrics for one recorded evaluation (also used for sharded runs)."""
     summary, monitor = record.summary, cast(Any, record.monitor_body)
     namespace = monitor["metadata"]["namespace"]
     if not record.recorded:

@@ -15,7 +15,6 @@ import kopf
 from modelmonitor.controller import handlers
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.manifests import MONITOR_LABEL, ROLE_LABEL, SHARDS_ROLE
-from modelmonitor.services import alerting
 from modelmonitor.services.sharding import process_finished_shards, shards_need_processing
 
 log = logging.getLogger("modelmonitor.operator")
@@ -27,13 +26,11 @@ def shards_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if not shards_need_processing(body):
         return
     try:
-        outcome = process_finished_shards(memo.store, body, after_status=handlers._report)
+        outcome = process_finished_shards(memo.store, body, after_status=handlers.report_evaluation)
     except (Conflict, KubeError) as error:
         log.warning("sharded run %s: %s", body["metadata"]["name"], error)
         return
     if outcome.reduce_job is not None:
         log.info("sharded run %s completed; reduce Job %s started", outcome.job, outcome.reduce_job)
-    record = outcome.record
-    if record is not None and record.deliveries:
-        alerting.deliver(memo.store, body["metadata"]["namespace"], record.monitor, record.deliveries,
-                         memo.channel_settings, handlers._post_event, handlers._count_delivery)
+    if outcome.record is not None:
+        handlers.act_on_evaluation(memo, body["metadata"]["namespace"], outcome.record)

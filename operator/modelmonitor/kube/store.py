@@ -195,6 +195,17 @@ class KubeStore:
         except ApiException as error:
             log.warning("could not post event %s on %s/%s: %s", reason, namespace, metadata["name"], error.reason)
 
+    def pod_terminations(self, namespace: str, job_name: str) -> list[tuple[dict[str, str], Any]]:
+        """(pod annotations, terminated container state) for every terminated container of the Job's pods."""
+        pods = self._call("list pods of", f"Job {namespace}/{job_name}", lambda: self.core.list_namespaced_pod(
+            namespace, label_selector=f"job-name={job_name}")).items
+        found = []
+        for pod in pods:
+            for status in pod.status.container_statuses or []:
+                if status.state and status.state.terminated:
+                    found.append((dict(pod.metadata.annotations or {}), status.state.terminated))
+        return found
+
     # ------------------------------------------------------------------------------------------ secrets
     def secret_exists(self, namespace: str, name: str) -> bool:
         self._count("get", "Secret")

@@ -90,13 +90,17 @@ def job_outcome(job: Mapping[str, Any], exit_code: int | None, reason: str | Non
 
 
 def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime | None = None,
-                         after_status: Callable[[EvaluationRecord], None] | None = None) -> EvaluationRecord | None:
-    """Record a finished Job's evaluation in its monitor's status (once) and mark the Job processed."""
+                         after_status: Callable[[EvaluationRecord], None] | None = None,
+                         summary: Mapping[str, Any] | None = None) -> EvaluationRecord | None:
+    """Record a finished Job's evaluation in its monitor's status (once) and mark the Job processed.
+
+    The summary is read from the Job's pod unless given (a sharded run's failure is described by the operator).
+    """
     now = now or datetime.now(UTC)
     namespace, job_name = job["metadata"]["namespace"], job["metadata"]["name"]
     monitor_name = job["metadata"]["labels"][MONITOR_LABEL]
-    message, exit_code, reason = store.job_termination(namespace, job_name)
-    summary = read_summary(message)
+    message, exit_code, reason = (None, None, None) if summary else store.job_termination(namespace, job_name)
+    summary = dict(summary) if summary else read_summary(message)
     record: EvaluationRecord | None = None
     for _ in range(MAX_CONFLICT_RETRIES):
         try:

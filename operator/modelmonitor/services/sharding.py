@@ -16,15 +16,12 @@ needs the store credentials that only evaluation pods receive (as secretKeyRef e
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from modelmonitor.kube.errors import Conflict, NotFound, translate
+from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.manifests import MONITOR_LABEL, ROLE_LABEL, SHARDS_ROLE, build_reduce_job
 from modelmonitor.services.evaluations import EvaluationRecord, job_finished, process_finished_job, read_summary
@@ -162,36 +159,17 @@ def _finished_at(status: Mapping[str, Any]) -> str | None:
 
 
 def _shard_attempts(store: KubeStore, namespace: str, job_name: str) -> list[ShardAttempt]:
-    """Every terminated pod of the Indexed Job (the API read the store does not offer yet)."""
-    try:
-        pods = store.core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
-    except ApiException as error:
-        raise translate(error, "list pods of", f"Job {namespace}/{job_name}") from None
+    """Every terminated attempt of the Indexed Job's shards."""
     attempts = []
-    for pod in pods:
-        index_text = (pod.metadata.annotations or {}).get(COMPLETION_INDEX_ANNOTATION)
+    for pod_annotations, terminated in store.pod_terminations(namespace, job_name):
+        index_text = pod_annotations.get(COMPLETION_INDEX_ANNOTATION)
         if index_text is None or not index_text.isdigit():
             continue
-        for container in pod.status.container_statuses or []:
-            terminated = container.state.terminated if container.state else None
-            if terminated is not None:
-                attempts.append(ShardAttempt(
-                    index=int(index_text), exit_code=terminated.exit_code, message=terminated.message,
-                    finished_at=str(terminated.finished_at or ""), reason=terminated.reason,
-                ))
+        attempts.append(ShardAttempt(
+            index=int(index_text), exit_code=terminated.exit_code, message=terminated.message,
+            finished_at=str(terminated.finished_at or ""), reason=terminated.reason,
+        ))
     return attempts
-
-
-class _FixedSummaryStore(KubeStore):
-    """The store, except that the Job's summary is the one given: the failure summary of the shards."""
-
-    def __init__(self, store: KubeStore, summary: Mapping[str, Any]) -> None:
-        super().__init__(store.api_client)
-        self._message = json.dumps(summary)
-
-    def job_termination(self, namespace: str, job_name: str) -> tuple[str | None, int | None, str | None]:
-        del namespace, job_name
-        return self._message, None, None
 
 
 def process_finished_shards(
@@ -217,5 +195,5 @@ def process_finished_shards(
     model_version = ((monitor.get("spec") or {}).get("model") or {}).get("version")
     failures = failed_shards(job, _shard_attempts(store, namespace, name))
     summary = shards_failure_summary(job, failures, model_version)
-    outcome.record = process_finished_job(_FixedSummaryStore(store, summary), job, after_status=after_status)
+    outcome.record = process_finished_job(store, job, after_status=after_status, summary=summary)
     return outcome
