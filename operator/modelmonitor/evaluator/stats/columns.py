@@ -57,7 +57,7 @@ def text_values(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
 
 
 _MAXIMUM_LOOKUP_STEPS = 4
-_CELLS_PER_EDGE = 8
+_CELLS_PER_EDGE = 32
 
 
 class BinLocator:
@@ -69,6 +69,7 @@ class BinLocator:
     ``index += edges[index] < value`` finish the job; the number of steps is the most edges any three
     adjacent cells hold. When that is large (heavily skewed columns) it falls back to ``searchsorted``.
     The result is identical to ``searchsorted`` in every case (ties, out-of-range values).
+    With 32 cells per edge (a 256 KiB table per 1000-edge column) one step suffices for most columns.
     """
 
     def __init__(self, edges: FloatArray) -> None:
@@ -92,7 +93,8 @@ class BinLocator:
     def locate(self, values: FloatArray) -> npt.NDArray[np.intp]:
         if self.steps > _MAXIMUM_LOOKUP_STEPS:
             return np.searchsorted(self.edges, values, side="left")
-        cell = (values - self.lowest) * self.scale
+        cell = values - self.lowest
+        cell *= self.scale
         np.clip(cell, 0, self.cells - 1, out=cell)
         index = self.start[cell.astype(np.intp)]
         for _ in range(self.steps):
@@ -137,8 +139,7 @@ class NumericColumnState:
         if self.edges is not None and self.histogram is not None:
             if self._locator is None:
                 self._locator = BinLocator(self.edges)
-            bins = self._locator.locate(values)
-            self.histogram += np.bincount(bins, minlength=len(self.edges) + 1)
+            self.histogram += np.bincount(self._locator.locate(values), minlength=len(self.edges) + 1)
             lowest, highest = float(self.edges[0]), float(self.edges[-1])
             if self.minimum < lowest:
                 below = values[values < lowest]
@@ -226,6 +227,18 @@ class CategoricalColumnState:
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
         self.missing += array.null_count
+        if isinstance(array, pa.DictionaryArray):
+            # Count the codes, not the strings: a dictionary-encoded column (Parquet's usual encoding of
+            # categories, when read as such) needs no hashing at all.
+            codes = array.indices.to_numpy(zero_copy_only=False)
+            if array.null_count:
+                codes = codes[np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)]
+            code_counts = np.bincount(np.asarray(codes, dtype=np.intp), minlength=len(array.dictionary))
+            texts = text_values(array.dictionary).to_pylist()
+            for code in np.flatnonzero(code_counts):
+                if texts[code] is not None:
+                    self.add(texts[code], int(code_counts[code]))
+            return
         value_counts = pc.value_counts(text_values(array))
         categories = value_counts.field("values").to_pylist()
         counts = value_counts.field("counts").to_pylist()
