@@ -147,11 +147,11 @@ class EvaluationAccumulator:
         self._update_performance(batch, numeric_cache)
         if self.reservoir.capacity:
             sample_numeric = {
-                name: numeric_cache.get(name, np.full(rows, np.nan)) for name in self.reservoir.numeric
+                name: numeric_cache.get(name, np.full(rows, np.nan)) for name in self.reservoir.numeric_columns
             }
             sample_categorical = {
                 name: batch.column(name) if name in present else pa.nulls(rows, pa.string())
-                for name in self.reservoir.categorical
+                for name in self.reservoir.categorical_columns
             }
             self.reservoir.update(sample_numeric, sample_categorical, rows)
 
@@ -400,8 +400,8 @@ class EvaluationAccumulator:
         wanted = [test for test in ("classifier", "isolation_forest") if test in settings.tests]
         if not wanted:
             return []
-        numeric = list(self.reservoir.numeric)
-        categorical = {name: self.profile.category_order(name) for name in self.reservoir.categorical}
+        numeric = list(self.reservoir.numeric_columns)
+        categorical = {name: self.profile.category_order(name) for name in self.reservoir.categorical_columns}
         reference = encode_sample(self.profile.sample.head(settings.model_sample_size), numeric, categorical)
         current = encode_sample(self.reservoir.head(settings.model_sample_size), numeric, categorical)
         results = []

@@ -191,8 +191,8 @@ def build_reference_profile(
                 names.update(str(label) for label in labels if label is not None)
         quantile_sample.update(values, {}, batch.num_rows, keys)
         model_sample.update(
-            {name: values[name] for name in model_sample.numeric},
-            {name: batch.column(name) for name in model_sample.categorical},
+            {name: values[name] for name in model_sample.numeric_columns},
+            {name: batch.column(name) for name in model_sample.categorical_columns},
             batch.num_rows,
             keys,
         )

@@ -80,19 +80,100 @@ def row_keys(
 
 
 class RowReservoir:
-    """The ``capacity`` rows with the smallest keys seen so far, kept sorted by key."""
+    """The ``capacity`` rows with the smallest keys seen so far; ``keys`` / ``numeric`` / ``categorical`` sorted.
+
+    Offered rows are filtered against the largest kept key and appended to a buffer; the buffer is cut back
+    to the ``capacity`` smallest keys only when it holds twice that (one ``argpartition``), and sorted only
+    when read. Sorting and re-gathering every column at every batch cost more than the rest of the sampling.
+    Ties (equal keys) only arise for rows of equal content, which are interchangeable.
+    """
 
     def __init__(self, capacity: int, seed: int, numeric_columns: list[str], categorical_columns: list[str]):
         self.capacity = capacity
         self.seed = seed
-        self.keys: KeyArray = np.empty(0, dtype=np.uint64)
-        self.numeric: dict[str, FloatArray] = {name: np.empty(0) for name in numeric_columns}
-        self.categorical: dict[str, ObjectArray] = {
-            name: np.empty(0, dtype=object) for name in categorical_columns
+        self.numeric_columns = list(numeric_columns)
+        self.categorical_columns = list(categorical_columns)
+        self._keys: list[KeyArray] = []
+        self._numeric: dict[str, list[FloatArray]] = {name: [] for name in numeric_columns}
+        self._categorical: dict[str, list[ObjectArray]] = {name: [] for name in categorical_columns}
+        self._buffered = 0
+        self._threshold: np.uint64 | None = None  # the largest kept key, once ``capacity`` rows are kept
+        self._sorted = True
+
+    # --- the settled (cut and sorted) sample ---------------------------------------------------------------
+
+    @property
+    def keys(self) -> KeyArray:
+        self._settle()
+        return self._keys[0] if self._keys else np.empty(0, dtype=np.uint64)
+
+    @keys.setter
+    def keys(self, keys: KeyArray) -> None:
+        self._keys = [keys]
+        self._buffered = len(keys)
+        self._sorted = True
+        self._threshold = keys[-1] if len(keys) >= self.capacity and len(keys) else None
+
+    @property
+    def numeric(self) -> dict[str, FloatArray]:
+        self._settle()
+        return {name: chunks[0] if chunks else np.empty(0) for name, chunks in self._numeric.items()}
+
+    @numeric.setter
+    def numeric(self, numeric: dict[str, FloatArray]) -> None:
+        self.numeric_columns = list(numeric)
+        self._numeric = {name: [values] for name, values in numeric.items()}
+
+    @property
+    def categorical(self) -> dict[str, ObjectArray]:
+        self._settle()
+        return {
+            name: chunks[0] if chunks else np.empty(0, dtype=object) for name, chunks in self._categorical.items()
         }
 
+    @categorical.setter
+    def categorical(self, categorical: dict[str, ObjectArray]) -> None:
+        self.categorical_columns = list(categorical)
+        self._categorical = {name: [values] for name, values in categorical.items()}
+
     def __len__(self) -> int:
-        return len(self.keys)
+        return min(self._buffered, self.capacity) if not self._sorted else len(self.keys)
+
+    def _cut(self, order_all: bool) -> None:
+        """Concatenate the buffer and keep the ``capacity`` smallest keys (sorted when ``order_all``)."""
+        if not self._keys:
+            return
+        keys = np.concatenate(self._keys) if len(self._keys) > 1 else self._keys[0]
+        if order_all:
+            order: npt.NDArray[np.intp] | None = np.argsort(keys, kind="stable")[: self.capacity]
+        elif len(keys) > self.capacity:
+            order = np.argpartition(keys, self.capacity - 1)[: self.capacity]
+        else:
+            order = None
+        if order is not None:
+            keys = keys[order]
+
+        def pick(chunks: list[Any]) -> Any:
+            values = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+            return values if order is None else values[order]
+
+        self._keys = [keys]
+        self._numeric = {name: [pick(chunks)] for name, chunks in self._numeric.items() if chunks}
+        self._categorical = {name: [pick(chunks)] for name, chunks in self._categorical.items() if chunks}
+        for name in self.numeric_columns:
+            self._numeric.setdefault(name, [])
+        for name in self.categorical_columns:
+            self._categorical.setdefault(name, [])
+        self._buffered = len(keys)
+        if len(keys) >= self.capacity and len(keys):
+            self._threshold = keys[-1] if order_all else keys.max()
+
+    def _settle(self) -> None:
+        if not self._sorted:
+            self._cut(order_all=True)
+            self._sorted = True
+
+    # --- feeding -------------------------------------------------------------------------------------------
 
     def update(
         self,
@@ -110,42 +191,45 @@ class RowReservoir:
         if keys is None:
             keys = row_keys(numeric, categorical, rows, self.seed)
         candidates: npt.NDArray[np.intp] = np.arange(rows)
-        if len(self.keys) >= self.capacity:
-            candidates = np.flatnonzero(keys <= self.keys[-1])
+        if self._threshold is not None:
+            candidates = np.flatnonzero(keys <= self._threshold)
             if len(candidates) == 0:
                 return
         if len(candidates) > self.capacity:
             nearest = np.argpartition(keys[candidates], self.capacity - 1)[: self.capacity]
             candidates = np.sort(candidates[nearest])
-        batch_numeric = {name: numeric[name][candidates] for name in self.numeric}
-        batch_categorical = {
-            name: np.asarray(categorical[name].take(pa.array(candidates)).to_pylist(), dtype=object)
-            for name in self.categorical
-        }
-        self._combine(keys[candidates], batch_numeric, batch_categorical)
+        self._append(
+            keys[candidates],
+            {name: numeric[name][candidates] for name in self.numeric_columns},
+            {
+                name: np.asarray(categorical[name].take(pa.array(candidates)).to_pylist(), dtype=object)
+                for name in self.categorical_columns
+            },
+        )
 
-    def _combine(
-        self, keys: KeyArray, numeric: dict[str, FloatArray], categorical: dict[str, ObjectArray]
-    ) -> None:
-        all_keys = np.concatenate([self.keys, keys])
-        order = np.argsort(all_keys, kind="stable")[: self.capacity]
-        self.keys = all_keys[order]
-        for name in self.numeric:
-            self.numeric[name] = np.concatenate([self.numeric[name], numeric[name]])[order]
-        for name in self.categorical:
-            self.categorical[name] = np.concatenate([self.categorical[name], categorical[name]])[order]
+    def _append(self, keys: KeyArray, numeric: dict[str, FloatArray], categorical: dict[str, ObjectArray]) -> None:
+        self._keys.append(keys)
+        for name in self.numeric_columns:
+            self._numeric[name].append(numeric[name])
+        for name in self.categorical_columns:
+            self._categorical[name].append(categorical[name])
+        self._buffered += len(keys)
+        self._sorted = False
+        if self._buffered >= 2 * self.capacity:
+            self._cut(order_all=False)
 
     def merge(self, other: RowReservoir) -> None:
         if (
             other.seed != self.seed
             or other.capacity != self.capacity
-            or sorted(other.numeric) != sorted(self.numeric)
-            or sorted(other.categorical) != sorted(self.categorical)
+            or sorted(other.numeric_columns) != sorted(self.numeric_columns)
+            or sorted(other.categorical_columns) != sorted(self.categorical_columns)
         ):
             raise StateMismatchError(
                 "row reservoirs with different seeds, capacities or columns cannot merge"
             )
-        self._combine(other.keys, other.numeric, other.categorical)
+        if self.capacity:
+            self._append(other.keys, other.numeric, other.categorical)
 
     def head(self, capacity: int) -> RowReservoir:
         """The bottom-``capacity`` sample contained in this one."""
