@@ -1,17 +1,19 @@
 """Tail probabilities of the drift tests' statistics, computed as scipy computes them, without ``scipy.stats``.
 
 Importing ``scipy.stats`` costs ~0.7 s and pulls in most of scipy; an evaluation needs four survival
-functions from it. ``scipy.special`` holds the ones that matter (``chdtrc`` for chi-square, ``stdtr`` for
-Student's t, ``smirnov``) and is imported only when a p-value is first asked for.
+functions from it. ``scipy.special`` (~0.15 s more) holds them, and is imported only where no exact closed
+form does the job: Student's t with Welch's fractional degrees of freedom (``stdtr``), Smirnov's tail above
+n = 1e6, where scipy switches to an approximation we then must call. The chi-square tail for integer
+degrees of freedom and ``rel_entr`` are closed forms, computed here.
 
 The two-sided one-sample Kolmogorov distribution (``scipy.stats.kstwo.sf``, which ``ks_2samp`` uses in its
 asymptotic mode) is ported from ``scipy.stats._ksstats`` (BSD-3-Clause, Simard & L'Ecuyer 2011): the
 same branches and the same floating-point steps for the large-n regime every evaluation is in (n > 140);
 smaller n, and the rare edge branches, still go to scipy itself. One change: in the band
 2.2 <= n x^2 < 370 scipy sums the exact Smirnov series in double-double arithmetic, which costs
-~0.4 s per column at n = 500,000 (half a million terms); for n above ``_DIRECT_SMIRNOV_LIMIT`` we sum the
-same series in float64 with Stirling's series for the binomial coefficients (every term positive, so no
-cancellation): ~30 ms and a relative difference below 1e-11 (``tests/.../test_distributions.py``).
+~0.4 s per column at n = 500,000 (half a million terms); we sum the same series in float64 with Stirling's
+series for the binomial coefficients (every term positive, so no cancellation): ~30 ms at n = 500,000 and
+a relative difference below 1e-12 (``tests/unit/evaluator/stats/test_distributions.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ _PI_FOUR = math.pi**4
 _PI_SIX = math.pi**6
 _MIN_LOG = -708
 # Below this n scipy's exact double-double sum is fast enough (and it is the reference): use it.
-_DIRECT_SMIRNOV_LIMIT = 20_000
+_DIRECT_SMIRNOV_LIMIT = 140  # below, scipy's exact sum is fast (and ``kolmogorov_two_sided_sf`` uses scipy)
 _SCIPY_SMIRNOV_EXACT_LIMIT = 1_000_000  # xsf's SMIRNOV_MAX_COMPUTE_N
 _STIRLING_FROM = 16
 
@@ -44,8 +46,34 @@ def _special() -> Any:
 
 
 def chi_square_sf(statistic: float, degrees_of_freedom: float) -> float:
-    """P(X >= statistic) for a chi-square variable (``scipy.stats.chi2.sf``)."""
-    return float(_special().chdtrc(degrees_of_freedom, statistic))
+    """P(X >= statistic) for a chi-square variable (``scipy.stats.chi2.sf``, i.e. ``scipy.special.chdtrc``).
+
+    For the integer degrees of freedom of a contingency table the tail has a closed form of positive terms
+    (no cancellation, ~1e-15 relative): with y = x/2, even k: e^-y sum_{j<k/2} y^j / j!; odd k:
+    erfc(sqrt y) + e^-y sum_{j<(k-1)/2} y^(j+1/2) / Gamma(j+3/2). Sums run in log space, so a tail far below
+    the smallest double underflows to 0 as scipy's does. Other degrees of freedom go to scipy.
+    """
+    k = float(degrees_of_freedom)
+    x = float(statistic)
+    if not (k == int(k) and 1 <= k <= 1_000_000) or not math.isfinite(x):
+        return float(_special().chdtrc(k, x))
+    if x <= 0:
+        return 1.0
+    y = x / 2
+    if int(k) % 2 == 0:
+        orders = np.arange(int(k) // 2, dtype=np.float64)
+        head = 0.0
+        log_gammas = np.array([math.lgamma(order + 1) for order in orders])
+    else:
+        orders = np.arange((int(k) - 1) // 2, dtype=np.float64) + 0.5
+        head = math.erfc(math.sqrt(y))
+        log_gammas = np.array([math.lgamma(order + 1) for order in orders])
+    if len(orders) == 0:
+        return min(max(head, 0.0), 1.0)
+    logs = orders * math.log(y) - log_gammas - y
+    top = float(logs.max())
+    tail = math.exp(top) * float(np.sum(np.exp(logs - top))) if top > -800 else 0.0
+    return min(max(head + tail, 0.0), 1.0)
 
 
 def student_t_two_sided(statistic: float, degrees_of_freedom: float) -> float:
@@ -53,9 +81,16 @@ def student_t_two_sided(statistic: float, degrees_of_freedom: float) -> float:
     return float(2 * _special().stdtr(degrees_of_freedom, -abs(statistic)))
 
 
-def rel_entr(left: Any, right: Any) -> Any:
-    """Elementwise ``x * log(x / y)`` with scipy's conventions at 0 (``scipy.special.rel_entr``)."""
-    return _special().rel_entr(left, right)
+def rel_entr(left: FloatArray, right: FloatArray) -> FloatArray:
+    """Elementwise ``x * log(x / y)`` with scipy's conventions (``scipy.special.rel_entr``): 0 where x = 0 and
+    y >= 0, infinity where x < 0, y < 0, or x > 0 = y."""
+    x, y = np.broadcast_arrays(np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64))
+    result = np.full(x.shape, np.inf)
+    both = (x > 0) & (y > 0)
+    result[both] = x[both] * np.log(x[both] / y[both])
+    result[(x == 0) & (y >= 0)] = 0.0
+    result[np.isnan(x) | np.isnan(y)] = np.nan
+    return result
 
 
 def _stirling_correction(k: FloatArray) -> FloatArray:
@@ -68,9 +103,8 @@ def _stirling_correction(k: FloatArray) -> FloatArray:
     small = np.flatnonzero(k < _STIRLING_FROM)
     if len(small):
         exact = k[small]
-        result[small] = _special().gammaln(exact + 1) - (
-            exact * np.log(exact) - exact + 0.5 * np.log(2 * math.pi * exact)
-        )
+        log_factorials = np.array([math.lgamma(value + 1) for value in exact])
+        result[small] = log_factorials - (exact * np.log(exact) - exact + 0.5 * np.log(2 * math.pi * exact))
     return result
 
 

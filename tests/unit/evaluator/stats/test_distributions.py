@@ -10,7 +10,7 @@ import pytest
 from scipy import special, stats
 from sklearn.isotonic import IsotonicRegression
 
-from modelmonitor.evaluator.stats.distributions import kolmogorov_two_sided_sf, smirnov_sf
+from modelmonitor.evaluator.stats.distributions import chi_square_sf, kolmogorov_two_sided_sf, rel_entr, smirnov_sf
 from modelmonitor.evaluator.stats.drift import chi_square_homogeneity, jensen_shannon_distance, welch_t_test
 from modelmonitor.evaluator.stats.estimation import calibration_from_histograms, isotonic_fit_predict
 
@@ -37,6 +37,21 @@ def test_float64_smirnov_series_equals_scipy_double_double(n: int, scaled_square
     for scaled in scaled_squares:
         statistic = (scaled / n) ** 0.5
         assert smirnov_sf(n, statistic) == pytest.approx(float(special.smirnov(n, statistic)), rel=1e-12)
+
+
+@pytest.mark.parametrize("degrees_of_freedom", [1, 2, 3, 4, 7, 10, 11, 39, 40, 199, 999])
+def test_closed_form_chi_square_tail_equals_scipy(degrees_of_freedom: int) -> None:
+    k = float(degrees_of_freedom)
+    for statistic in (1e-6, 0.3, 1.0, k / 2, k - 1, k, k + 3, 2 * k, 5 * k + 20, 300.0, 1500.0):
+        expected = float(special.chdtrc(k, statistic))
+        assert chi_square_sf(statistic, k) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert chi_square_sf(0.0, k) == 1.0
+
+
+def test_rel_entr_equals_scipy_at_every_convention() -> None:
+    left = np.array([0.0, 0.1, 0.5, 0.0, 0.2, np.nan, -1.0, 0.3])
+    right = np.array([0.0, 0.2, 0.0, 0.5, 0.2, 1.0, 1.0, -0.1])
+    np.testing.assert_array_equal(rel_entr(left, right), special.rel_entr(left, right))
 
 
 def test_chi_square_welch_and_jensen_shannon_equal_scipy() -> None:
@@ -80,7 +95,10 @@ def test_isotonic_calibration_equals_scikit_learn() -> None:
 
 
 def test_evaluating_imports_neither_scikit_learn_nor_scipy_stats() -> None:
-    """The import cost the evaluator avoids (~1.5 s): scikit-learn and scipy.stats stay unloaded."""
+    """The import cost the evaluator avoids (~1.5 s): scikit-learn and scipy.stats stay unloaded.
+
+    (A default evaluation at scale loads no scipy at all; that is checked by the benchmark, not here.)
+    """
     code = (
         "import sys, modelmonitor.evaluator.run, modelmonitor.evaluator.stats;"
         "print(sorted(name for name in ('sklearn', 'scipy.stats') if name in sys.modules))"
