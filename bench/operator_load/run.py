@@ -119,6 +119,10 @@ def watch(custom: Any, group: str, version: str, plural: str, selector: str, on_
             if error.status == 410:
                 print(f"watch of {plural}: resource version too old", file=sys.stderr)
             time.sleep(0.2)
+        except Exception as error:  # the stream broke (the API server stopping at the end, or a hiccup)
+            if not stop.is_set():
+                print(f"watch of {plural}: {error}; watching again", file=sys.stderr)
+                time.sleep(0.2)
 
 
 def on_job(observations: Observations) -> Any:
@@ -216,6 +220,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--drain", type=float, default=300, help="seconds to wait for the last evaluations")
     parser.add_argument("--operator-arg", action="append", default=[], help="extra operator argument")
+    parser.add_argument("--worker-limit", type=int, default=-1,
+                        help="override kopf's worker_limit (0: none; default: the operator's own setting)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
@@ -263,8 +269,12 @@ def main(argv: list[str]) -> int:
         print(f"created {len(monitors)} monitors in {time.monotonic() - started:.1f} s", flush=True)
 
         metrics_port, liveness_port = free_port(), free_port()
+        launcher = ["-m", "modelmonitor.cli", "operator"]
+        if args.worker_limit >= 0:
+            launcher = [str(Path(__file__).with_name("operator_with_settings.py")),
+                        f"--worker-limit={args.worker_limit}", "--"]
         operator = ManagedProcess("operator", [
-            sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
+            sys.executable, *launcher, "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={metrics_port}",
             f"--evaluator-image={IMAGE}", "--log-format=plain", *args.operator_arg,
         ], workdir / "operator.log", env=env)
@@ -378,7 +388,9 @@ def main(argv: list[str]) -> int:
         results = {
             "conditions": {
                 "monitors": len(monitors), "namespaces": len(namespaces), "rate_per_minute": args.rate,
-                "minutes": args.minutes, "operator_args": args.operator_arg, "cpus": os.cpu_count(),
+                "minutes": args.minutes, "operator_args": args.operator_arg,
+                "cpus": os.cpu_count(),
+                "kopf_worker_limit": "operator default" if args.worker_limit < 0 else args.worker_limit or None,
                 "load_average_during_load": round(statistics.mean(v for p, v in sampler.loads if p == "load"), 2),
                 "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
             },
