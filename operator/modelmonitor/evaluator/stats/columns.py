@@ -131,8 +131,9 @@ class NumericColumnState:
         if finite_count == 0:
             return
         self.count += finite_count
-        self.minimum = min(self.minimum, float(values.min()))
-        self.maximum = max(self.maximum, float(values.max()))
+        batch_minimum, batch_maximum = float(values.min()), float(values.max())
+        self.minimum = min(self.minimum, batch_minimum)
+        self.maximum = max(self.maximum, batch_maximum)
         deviations = values - self.shift
         self.sum.add(float(deviations.sum()))
         self.sum_squares.add(float((deviations * deviations).sum()))
@@ -141,11 +142,11 @@ class NumericColumnState:
                 self._locator = BinLocator(self.edges)
             self.histogram += np.bincount(self._locator.locate(values), minlength=len(self.edges) + 1)
             lowest, highest = float(self.edges[0]), float(self.edges[-1])
-            if self.minimum < lowest:
+            if batch_minimum < lowest:  # this batch's, not the running extreme: no scan when nothing is out
                 below = values[values < lowest]
                 self.below += len(below)
                 self.below_distance.add(float((lowest - below).sum()))
-            if self.maximum > highest:
+            if batch_maximum > highest:
                 above = values[values > highest]
                 self.above_distance.add(float((above - highest).sum()))
 
