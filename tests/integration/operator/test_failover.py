@@ -52,7 +52,8 @@ class Replica:
             raise RuntimeError(f"{self.identity} exited:\n{self.process.log_tail(60)}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2) as response:
-                return bool(response.status == 200)
+                # A standby answers too (`{"standby": true}`), before kopf runs: only kopf's own answer counts.
+                return bool(response.status == 200) and b"standby" not in response.read()
         except OSError:
             return False
 

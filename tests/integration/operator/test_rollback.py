@@ -92,6 +92,9 @@ def test_critical_twice_rolls_back_to_the_last_healthy_version(
         world.wait_for_evaluations("guard", 3)
         wait_until(lambda: _served(world, "credit-model", by) == "1", 60, interval=0.5,
                    what="the Deployment rolled back to version 1")
+        # The target is patched first, then the rollback is recorded in status.
+        wait_until(lambda: any(c["type"] == "RolledBack" for c in world.read("guard")["status"]["conditions"]), 30,
+                   interval=0.5, what="the RolledBack condition")
         monitor = world.read("guard")
         rolled_back = condition(monitor, "RolledBack")
         assert rolled_back["status"] == "True" and "from 2 to 1" in rolled_back["message"], rolled_back

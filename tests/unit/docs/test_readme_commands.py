@@ -40,7 +40,7 @@ EXERCISED: dict[str, list[tuple[str, str]]] = {
     "kubectl apply --server-side -f charts/modelmonitor-operator/crds/": [
         ("tests/harness/demo.py", '"apply", "--server-side", "-f", f"{CRD_FOLDER.relative_to(REPO_ROOT)}/"'),
         ("tests/harness/demo.py", 'CRD_FOLDER = REPO_ROOT / "charts" / "modelmonitor-operator" / "crds"')],
-    "kubectl apply": [("tests/integration/operator/conftest.py", '"apply", "-f", "-"')],
+    "kubectl apply": [("tests/integration/conftest.py", '"apply", "-f", "-"')],
     "kubectl get mm": [("tests/harness/demo.py", '"get", "mm"'), ("tests/e2e/test_demo.py", "get mm")],
     "kubectl describe mm": [("tests/e2e/test_demo.py", '"describe", "mm"')],
     "modelmonitor evaluate": [("tests/integration/evaluator/conftest.py", '["evaluate", "--config"')],
