@@ -37,6 +37,12 @@ def test_one_namespace_flag_per_watched_namespace() -> None:
     assert container["args"][-1] == "--verbose"
 
 
+def test_webhook_host_allow_list_becomes_flags() -> None:
+    _, container = operator_container({"operator": {"webhookAllowedHosts": ["hooks.slack.com", "*.example.com"]}})
+    hosts = [arg for arg in container["args"] if arg.startswith("--webhook-allowed-host=")]
+    assert hosts == ["--webhook-allowed-host=hooks.slack.com", "--webhook-allowed-host=*.example.com"]
+
+
 def test_images_by_tag_or_digest() -> None:
     digest = "sha256:" + "a" * 64
     _, container = operator_container({"image": {"repository": "registry.example/mm", "digest": digest}})
