@@ -8,11 +8,12 @@ channels never read the Kubernetes API.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelmonitor.alerts.errors import ChannelConfigError
+from modelmonitor.api.durations import parse_duration as spec_duration
+from modelmonitor.api.errors import SpecError
 
 __all__ = [
     "SECRET_FIELDS",
@@ -32,27 +33,17 @@ SECRET_FIELDS: Mapping[str, Sequence[str]] = {
     "webhook": ("urlSecret", "signingSecret", "headersSecret"),
 }
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
 def parse_duration(value: str | int | float, field: str) -> float:
-    """Seconds in a Go-style duration (``90s``, ``30m``, ``1h30m``, ``1d``) or a plain number of seconds."""
+    """Seconds in a spec duration (``90s``, ``30m``, ``1h30m``, ``1d``: `api.durations`) or a number of seconds."""
     if isinstance(value, bool):
         raise ChannelConfigError(f"{field} must be a duration like '30s' or '6h', not {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
     else:
-        text = value.strip()
-        position = 0
-        seconds = 0.0
-        for match in _DURATION_PART.finditer(text):
-            if match.start() != position:
-                break
-            seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-            position = match.end()
-        if not text or position != len(text):
-            raise ChannelConfigError(f"{field} must be a duration like '30s', '6h' or '1h30m', not {value!r}")
+        try:
+            seconds = spec_duration(value.strip(), field).total_seconds()
+        except SpecError:
+            raise ChannelConfigError(f"{field} must be a duration like '30s', '6h' or '1h30m', not {value!r}") from None
     if seconds < 0:
         raise ChannelConfigError(f"{field} must not be negative")
     return seconds

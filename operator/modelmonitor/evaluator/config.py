@@ -9,7 +9,6 @@ must refuse what the CRD would refuse.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from modelmonitor.api.durations import parse_duration as spec_duration
+from modelmonitor.api.errors import SpecError
 from modelmonitor.evaluator.errors import ConfigError
 
 __all__ = [
@@ -65,8 +66,6 @@ DRIFT_TESTS = (
 )
 CORRECTIONS = ("none", "bonferroni", "benjamini_hochberg")
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EXTENSION_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -154,24 +153,18 @@ class EvaluationConfig:
 
 
 def parse_duration(value: object, field_path: str) -> timedelta:
-    """``"24h"``, ``"1h30m"``, ``"7d"`` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{field_path}: must be a duration like 24h or 30m, got {value!r}")
-    if isinstance(value, int | float):
+    """``"24h"``, ``"1h30m"``, ``"7d"`` (read by `api.durations`, as the CRD checks them) or a number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
             raise ConfigError(f"{field_path}: must be positive, got {value!r}")
         return timedelta(seconds=float(value))
     if isinstance(value, str):
-        text = value.strip().lower()
-        position = 0
-        seconds = 0.0
-        for match in _DURATION_PART.finditer(text):
-            if match.start() != position:
-                break
-            seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-            position = match.end()
-        if text and position == len(text) and seconds > 0:
-            return timedelta(seconds=seconds)
+        try:
+            duration = spec_duration(value.strip().lower(), field_path)
+        except SpecError:
+            duration = timedelta(0)
+        if duration > timedelta(0):
+            return duration
     raise ConfigError(f"{field_path}: must be a duration like 24h or 30m, got {value!r}")
 
 
