@@ -157,14 +157,7 @@ class TableSource:
         if filtering and timestamp_column not in read_columns:
             read_columns.append(timestamp_column or "")
         try:
-            scanner = self._dataset.scanner(
-                columns=read_columns,
-                batch_size=BATCH_ROWS,
-                batch_readahead=BATCH_READAHEAD,
-                fragment_readahead=FRAGMENT_READAHEAD,
-                use_threads=True,
-            )
-            for batch in scanner.to_batches():
+            for batch in self._decoded(read_columns):
                 if batch.num_rows == 0:
                     continue
                 if filtering and window is not None and timestamp_column is not None:
@@ -177,6 +170,29 @@ class TableSource:
                 yield batch
         except (OSError, pa.ArrowException) as error:
             raise _read_failure(self.uri, error) from None
+
+    def _decoded(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """Parquet one row group at a time, decoded on demand; other formats through Arrow's scanner.
+
+        The scanner decodes ahead of a slower consumer into its queue, so its memory grows with the rows until
+        its own back-pressure limit (bench/reader_memory.py measures it: 991 MiB against 349 MiB on 10M rows).
+        Reading row group by row group keeps peak memory at about one row group, whatever the row count.
+        """
+        dataset = self._dataset
+        if isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.ParquetFileFormat):
+            for fragment in dataset.get_fragments():
+                for row_group in fragment.split_by_row_group():
+                    table = row_group.to_table(schema=self.schema, columns=columns, use_threads=True)
+                    yield from table.to_batches(BATCH_ROWS)
+            return
+        scanner = dataset.scanner(
+            columns=columns,
+            batch_size=BATCH_ROWS,
+            batch_readahead=BATCH_READAHEAD,
+            fragment_readahead=FRAGMENT_READAHEAD,
+            use_threads=True,
+        )
+        yield from scanner.to_batches()
 
     def factory(
         self,
