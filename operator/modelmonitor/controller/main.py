@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
         evaluator_image=args.evaluator_image, evaluator_service_account=args.evaluator_service_account,
         namespaces=tuple(args.namespace), all_namespaces=not args.namespace, metrics_port=args.metrics_port,
         webhook_allowed_hosts=tuple(args.webhook_allowed_host), max_workers=args.max_workers)
-    api_client = load_api_client()
+    api_client = load_api_client(max_connections=args.max_workers + 2)
     if args.metrics_port:
         start_http_server(args.metrics_port)
     lost_lease = threading.Event()
