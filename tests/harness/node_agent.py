@@ -23,7 +23,9 @@ What it does (and what a kubelet would do):
 What it does not emulate: container images and their file systems (a container whose image it does not know is
 reported Running and Ready without running anything: a placeholder, so that Deployments of model servers roll
 out), users and the security context (processes run as the agent's user, the root file system is writable),
-resource limits and OOM kills, probes (a started container is Ready), networking (every pod has IP 127.0.0.1),
+resource limits and OOM kills, probes (a started container is Ready), a volume mounted over the folder
+that holds the project or its virtualenv (e.g. a `/tmp` emptyDir while the checkout is under /tmp: the host
+folder stays visible instead), networking (every pod has IP 127.0.0.1),
 `kubectl logs` / `exec` (logs are files in the pod's folder: `NodeAgent.logs()`), image pulls, node leases.
 """
 
@@ -387,7 +389,7 @@ class NodeAgent:
         working_dir = container.get("workingDir") or ("/" if self.use_mount_namespaces else str(container_dir))
         if self.use_mount_namespaces:
             script = []
-            for source, target, read_only in _mount_order(mounts):
+            for source, target, read_only in _mount_order(self._visible_mounts(mounts)):
                 quoted_target = shlex.quote(target)
                 if source.is_dir():
                     script.append(f"mkdir -p {quoted_target}")
@@ -413,6 +415,26 @@ class NodeAgent:
                                     cwd=None if self.use_mount_namespaces else working_dir)
         finally:
             output.close()
+
+    def _visible_mounts(self, mounts: list[tuple[Path, str, bool]]) -> list[tuple[Path, str, bool]]:
+        """Mounts minus those that would hide what the process runs from: a pod's `/tmp` emptyDir over a checkout
+        under /tmp would hide the project's virtualenv and source. Such a folder stays the host's (logged)."""
+        kept = []
+        for source, target, read_only in mounts:
+            prefix = target.rstrip("/") + "/"
+            hidden = [path for path in self._protected_paths if path == target.rstrip("/") or path.startswith(prefix)]
+            if hidden:
+                log.warning("not mounting %s at %s: it would hide %s; the host folder is used", source, target,
+                            hidden[0])
+                continue
+            kept.append((source, target, read_only))
+        return kept
+
+    @property
+    def _protected_paths(self) -> list[str]:
+        """What a pod's process needs from the host: the Python environment and the project's source."""
+        paths = {sys.prefix, str(Path(sys.executable).parent), str(Path(__file__).resolve().parents[2])}
+        return sorted({str(Path(path).resolve()) for path in paths} | paths)
 
     # ----------------------------------------------------------------------------------------- pod inputs
     def _read(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
