@@ -81,10 +81,10 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     state, observed = inspect_target(api_client, spec["rollback"]["target"], namespace)
     annotations = monitor["metadata"].get("annotations") or {}
     decision = decide_rollback(spec["rollback"], monitor.get("status") or {}, summary, state, annotations, now)
-    if decision.action in (RollbackAction.NONE, RollbackAction.WAIT) and not decision.remove_approval_annotation:
-        if decision.action is RollbackAction.WAIT:
-            log.info("rollback of %s/%s waits: %s", namespace, name, decision.message)
+    if decision.action is RollbackAction.NONE and not decision.remove_approval_annotation:
         return RollbackOutcome(decision)
+    if decision.action is RollbackAction.WAIT:  # recorded in status.rollback.lastDecision, not announced
+        log.info("rollback of %s/%s waits: %s", namespace, name, decision.message)
     patch: dict[str, Any] | None = None
     error: str | None = None
     if decision.action in (RollbackAction.EXECUTE, RollbackAction.DRY_RUN) and decision.to_version:

@@ -115,6 +115,22 @@ def test_critical_twice_rolls_back_to_the_last_healthy_version(
         monitor = world.wait_for_evaluations("guard", 4)
         assert monitor["status"]["lastEvaluation"]["modelVersion"] == "1"
         assert len(monitor["status"]["rollback"]["history"]) == 1
+        if by != "image":
+            return
+
+        # Version 2 again, critical twice again: the cooldown (1h by default) holds the second rollback back.
+        apps.patch_namespaced_deployment("credit-model", world.namespace,
+                                         {"spec": _deployment("credit-model", "2", by)["spec"]})
+        wait_until(lambda: _served(world, "credit-model", by) == "2" and _rolled_out(world, "credit-model"), 60,
+                   interval=0.5, what="version 2 rolled out again")
+        world.upload_credit_data("current/", 3_000, seed=54, drift=1.0)
+        for count in (5, 6):
+            world.run_now("guard")
+            world.wait_for_evaluations("guard", count)
+        wait_until(lambda: (world.read("guard")["status"]["rollback"].get("lastDecision") or {}).get("reason")
+                   == "CooldownActive", 30, interval=0.5, what="the cooldown decision")
+        assert _served(world, "credit-model", by) == "2"
+        assert len(world.read("guard")["status"]["rollback"]["history"]) == 1
     finally:
         recorder.stop()
 
