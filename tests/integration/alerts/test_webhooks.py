@@ -146,7 +146,7 @@ def test_a_400_is_not_retried_and_the_error_names_the_host_not_the_url(http_reco
 def test_persistent_5xx_and_timeouts_give_a_retryable_failure_after_the_attempts(http_recorder: HttpRecorder) -> None:
     http_recorder.script("/slow", [200], delay=1.0)
     sleep = SleepRecorder()
-    spec = webhook_spec("generic", timeout="0.2s")
+    spec = webhook_spec("generic", timeout=0.2)  # seconds: the CRD takes whole units ("1s"); a number is quicker
     channel = build_channel(
         spec, {"hook": {"url": http_recorder.url("/slow")}}, settings(sleep, retry=RetryPolicy(max_attempts=2))
     )
