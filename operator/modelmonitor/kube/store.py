@@ -90,39 +90,20 @@ class KubeStore:
     def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply of an object the operator owns (created if missing, our fields updated)."""
         kind, namespace, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
-        what = f"{kind} {namespace}/{name}"
-        body = json.dumps(obj)
-        if kind == "ConfigMap":
-            return self._plain(
-                self._call(
-                    "apply",
-                    what,
-                    lambda: self.core.patch_namespaced_config_map(
-                        name,
-                        namespace,
-                        json.loads(body),
-                        field_manager=FIELD_MANAGER,
-                        force=True,
-                        _content_type="application/apply-patch+yaml",
-                    ),
-                )
+        patchers = {"ConfigMap": self.core.patch_namespaced_config_map, "CronJob": self.batch.patch_namespaced_cron_job}
+        if kind not in patchers:
+            raise ValueError(f"cannot apply a {kind}")
+        body = json.loads(json.dumps(obj))  # a plain JSON copy: the client must not see tuples or subclasses
+        return self._plain(
+            self._call(
+                "apply",
+                f"{kind} {namespace}/{name}",
+                lambda: patchers[kind](
+                    name, namespace, body, field_manager=FIELD_MANAGER, force=True,
+                    _content_type="application/apply-patch+yaml",
+                ),
             )
-        if kind == "CronJob":
-            return self._plain(
-                self._call(
-                    "apply",
-                    what,
-                    lambda: self.batch.patch_namespaced_cron_job(
-                        name,
-                        namespace,
-                        json.loads(body),
-                        field_manager=FIELD_MANAGER,
-                        force=True,
-                        _content_type="application/apply-patch+yaml",
-                    ),
-                )
-            )
-        raise ValueError(f"cannot apply a {kind}")
+        )
 
     def read_cron_job(self, namespace: str, name: str) -> dict[str, Any]:
         return self._plain(
