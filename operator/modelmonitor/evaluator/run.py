@@ -545,32 +545,8 @@ def suggest_baseline(config: EvaluationConfig) -> dict[str, Any]:
     if engine.profile_rows(profile) == 0:
         raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")
     suggested = profile.suggested_thresholds()
-    metrics = [
-        {
-            key: value
-            for key, value in {
-                "name": item["name"],
-                "min": _round_threshold(item.get("min")),
-                "max": _round_threshold(item.get("max")),
-                "severity": "warning",
-            }.items()
-            if value is not None
-        }
-        for item in suggested.get("metrics", [])
-    ]
-    critical = [
-        {
-            key: value
-            for key, value in {
-                "name": item["name"],
-                "min": _round_threshold(item.get("criticalMin")),
-                "max": _round_threshold(item.get("criticalMax")),
-                "severity": "critical",
-            }.items()
-            if value is not None
-        }
-        for item in suggested.get("metrics", [])
-    ]
+    metrics = _suggested_rules(suggested.get("metrics", []), "min", "max", "warning")
+    critical = _suggested_rules(suggested.get("metrics", []), "criticalMin", "criticalMax", "critical")
     suggestions: dict[str, Any] = json_safe(
         {
             "reference": {"uri": config.reference.uri, "rows": engine.profile_rows(profile)},
@@ -588,6 +564,16 @@ def suggest_baseline(config: EvaluationConfig) -> dict[str, Any]:
         }
     )
     return suggestions
+
+
+def _suggested_rules(items: list[dict[str, Any]], minimum: str, maximum: str, severity: str) -> list[dict[str, Any]]:
+    """`spec.metrics` entries from the profile's suggestions, reading the given bounds, without empty ones."""
+    rules = []
+    for item in items:
+        rule = {"name": item["name"], "min": _round_threshold(item.get(minimum)),
+                "max": _round_threshold(item.get(maximum)), "severity": severity}
+        rules.append({key: value for key, value in rule.items() if value is not None})
+    return rules
 
 
 def _round_threshold(value: Any) -> float | None:
