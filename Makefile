@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(VENV_STAMP): pyproject.toml
+$(VENV_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -e '.[dev]'
+	$(VENV_PYTHON) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(VENV_STAMP)
 
 venv: $(VENV_STAMP) ## Create the virtualenv with the package and its dev dependencies
