@@ -95,7 +95,7 @@ def test_oci_labels_follow_the_package() -> None:
     assert version_arg.key_values()["VERSION"] == PROJECT["version"]
     assert labels["org.opencontainers.image.version"] == "${VERSION}"
     assert labels["org.opencontainers.image.title"] == PROJECT["name"]
-    assert labels["org.opencontainers.image.licenses"] == PROJECT["license"]["text"]
+    assert labels["org.opencontainers.image.licenses"] == PROJECT["license"]
     assert labels["org.opencontainers.image.description"]
 
 
