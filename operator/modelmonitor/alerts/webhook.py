@@ -32,18 +32,21 @@ from modelmonitor.alerts.notification import Notification
 from modelmonitor.alerts.spec import channel_name, optional_key, parse_duration, required_key, secret_data
 
 __all__ = [
+    "DELIVERY_ID_HEADER",
     "PAGERDUTY_EVENTS_URL",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "WEBHOOK_FORMATS",
     "WebhookChannel",
     "build_webhook_channel",
+    "delivery_id",
     "host_allowed",
     "sign_body",
     "verify_signature",
 ]
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+DELIVERY_ID_HEADER = "X-ModelMonitor-Delivery-Id"
 SIGNATURE_HEADER = "X-ModelMonitor-Signature"
 TIMESTAMP_HEADER = "X-ModelMonitor-Timestamp"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -56,6 +59,14 @@ def sign_body(body: bytes, key: str, timestamp: int) -> str:
     """The ``X-ModelMonitor-Signature`` value: ``sha256=`` + hex HMAC of ``b"<timestamp>." + body``."""
     digest = hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+def delivery_id(notification: Notification, channel: str) -> str:
+    """The ``X-ModelMonitor-Delivery-Id`` value: the same for every attempt to deliver one notification to one
+    channel (retries, and a resend after a crash between sending and recording), different for any other, so a
+    receiver can drop copies (an idempotency key). Derived from the queued delivery's identity."""
+    identity = f"{notification.evaluation_id}/{notification.dedup_key}/{notification.kind}/{channel}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 def verify_signature(body: bytes, key: str, timestamp: str, signature: str) -> bool:
@@ -109,6 +120,7 @@ class WebhookChannel:
                 "Content-Type": "application/json",
                 "User-Agent": "modelmonitor-operator",
                 "X-ModelMonitor-Dedup-Key": notification.dedup_key,
+                DELIVERY_ID_HEADER: delivery_id(notification, self._name),
                 "X-ModelMonitor-Event": str(notification.kind),
             }
         )

@@ -97,7 +97,8 @@ def act_on_evaluation(memo: kopf.Memo, namespace: str, record: EvaluationRecord)
     """After an evaluation is in status: deliver the alerts it queued, then roll back if the policy says so."""
     if record.deliveries:
         alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
-                         _post_event, _count_delivery)
+                         _post_event, _count_delivery,
+                         claim_seconds=memo.operator_settings.delivery_claim_seconds)
     if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
         _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
 
@@ -115,7 +116,7 @@ def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: An
     outcome = rollbacks.after_evaluation(memo.store, memo.store.api_client, namespace, name, summary, _post_event)
     if outcome is not None and outcome.deliveries:
         alerting.deliver(memo.store, namespace, name, outcome.deliveries, memo.channel_settings, _post_event,
-                         _count_delivery)
+                         _count_delivery, claim_seconds=memo.operator_settings.delivery_claim_seconds)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, id="alert-retries", interval=10, initial_delay=5,
@@ -123,7 +124,8 @@ def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: An
 @metrics.instrumented("alert-retries")
 def alert_retries(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Queued alerts whose delivery failed (or was interrupted by a restart) are retried when due."""
-    alerting.retry_due(memo.store, body, memo.channel_settings, _post_event, _count_delivery)
+    alerting.retry_due(memo.store, body, memo.channel_settings, _post_event, _count_delivery,
+                       claim_seconds=memo.operator_settings.delivery_claim_seconds)
 
 
 _store: KubeStore | None = None  # set at startup: events are posted through our own API edge

@@ -43,6 +43,8 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--identity", default=os.environ.get("POD_NAME") or os.uname().nodename)
     parser.add_argument("--max-workers", type=int, default=20)
     parser.add_argument("--webhook-allowed-host", action="append", default=[])
+    parser.add_argument("--delivery-claim-seconds", type=float, default=300.0,
+                        help="how long a claim on an alert delivery holds before the retry timer may take it over")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     parser.add_argument("--verbose", "-v", action="store_true")
     return parser.parse_args(argv)
@@ -83,7 +85,8 @@ def main(argv: list[str]) -> int:
     operator_settings = OperatorSettings(
         evaluator_image=args.evaluator_image, evaluator_service_account=args.evaluator_service_account,
         namespaces=tuple(args.namespace), all_namespaces=not args.namespace, metrics_port=args.metrics_port,
-        webhook_allowed_hosts=tuple(args.webhook_allowed_host), max_workers=args.max_workers)
+        webhook_allowed_hosts=tuple(args.webhook_allowed_host), max_workers=args.max_workers,
+        delivery_claim_seconds=args.delivery_claim_seconds)
     api_client = load_api_client(max_connections=args.max_workers + 2)
     if args.metrics_port:
         start_http_server(args.metrics_port)

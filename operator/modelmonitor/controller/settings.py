@@ -14,3 +14,6 @@ class OperatorSettings:
     metrics_port: int = 9090
     webhook_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     max_workers: int = 20
+    # How long a claim on an alert delivery holds (services/alerting.py): past it, a crashed sender's delivery
+    # is taken over by the retry timer.
+    delivery_claim_seconds: float = 300.0

@@ -231,3 +231,28 @@ def configured_status(status: Mapping[str, Any], generation: int | None, ready: 
     if not status.get("phase") or not ready:
         patch["phase"] = "Pending" if ready else "Error"
     return patch
+
+
+def replacing_patch(current: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch that turns `current` into a status whose `fields` are exactly the given values.
+
+    A merge patch (RFC 7386) merges objects key by key and deletes a key only when the patch says `null`: a
+    key left out of a new object is kept from the old one. Every status writer builds whole new values
+    (`status.alerts`, `status.rollback`, `lastEvaluation`, ...), so a key that vanished from them (a resolved
+    problem, a withdrawn proposal, an error that is no more) must be written as an explicit null. Lists are
+    replaced whole by a merge patch and need nothing. Apply the result only against the `current` it was
+    computed from (a resourceVersion-guarded patch), or a key written meanwhile could survive.
+    """
+    base = current or {}
+    return {key: _replacing(base.get(key), value) for key, value in fields.items()}
+
+
+def _replacing(current: Any, new: Any) -> Any:
+    if not isinstance(new, Mapping):
+        return new
+    if not isinstance(current, Mapping):
+        return {key: _replacing(None, value) for key, value in new.items()}
+    patch: dict[str, Any] = {key: None for key in current if key not in new}
+    for key, value in new.items():
+        patch[key] = _replacing(current.get(key), value)
+    return patch

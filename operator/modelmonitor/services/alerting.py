@@ -1,19 +1,28 @@
 """Delivering the alerts that the alert policy planned, and remembering how each delivery went.
 
-The plan (which notifications, to which channels) is written into `status.alerts` together with the
-evaluation it is about, in one status update. Sending happens after that update, and each outcome is written
-back. So an operator restart after planning loses nothing (the queued deliveries are in status and are retried)
-and never alerts twice for the same evaluation (the policy dedups by evaluation id). The one window left is a
-crash between a successful send and writing its outcome: that message may be sent again (at least once).
+The plan (which notifications, to which channels) is written into `status.alerts.pending` together with the
+evaluation it is about, in one status update. Each delivery is then *claimed* before it is sent: a
+resourceVersion-guarded status patch writes a claim (a random token and its time) into the pending entry, so
+of two senders racing for it (the Job-finished path and the retry timer, or two operator processes) exactly
+one wins the patch and sends; the other sees the claim and leaves the delivery alone. The outcome is written
+back (delivered entries leave the queue, failed ones are rescheduled) and the claim released.
+
+Guarantee: a planned alert is never lost (it is in status before anything is sent, and a claim whose sender
+died expires after `claim_seconds`, after which the retry timer takes it over) and is sent at most once,
+except in one window: a crash after a successful send and before its outcome is written. That one delivery is
+sent again once its claim expires (at-least-once); it carries the same `X-ModelMonitor-Delivery-Id` header
+(webhooks), PagerDuty `dedup_key` and e-mail `X-ModelMonitor-Dedup-Key`, so receivers can drop the copy.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelmonitor import faults
 from modelmonitor.alerts import ChannelSettings, DeliveryResult, build_channel, required_secrets
 from modelmonitor.alerts.errors import AlertError
 from modelmonitor.kube.errors import Conflict, KubeError, NotFound
@@ -25,7 +34,8 @@ from modelmonitor.reconcile.alert_policy import (
     due_retries,
     record_delivery,
 )
-from modelmonitor.reconcile.status import set_condition
+from modelmonitor.reconcile.delivery_claims import claim, claimable, release
+from modelmonitor.reconcile.status import replacing_patch, set_condition
 
 log = logging.getLogger("modelmonitor.alerts")
 
@@ -34,6 +44,9 @@ EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 # (namespace, monitor, channel, outcome) -> None
 DeliveryCounter = Callable[[str, str, str, str], None]
 MAX_CONFLICT_RETRIES = 8
+# Longer than any one send can take (in-call retries included: 3 attempts of at most 10 s plus backoff), so a
+# live sender's claim never expires under it; also how long a crashed sender's delivery waits to be retried.
+DEFAULT_CLAIM_SECONDS = 300.0
 
 
 def _channel_specs(monitor: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -70,41 +83,80 @@ def delivery_condition(status: Mapping[str, Any], alerts_state: Mapping[str, Any
 
 
 def deliver(store: KubeStore, namespace: str, name: str, deliveries: list[Delivery], settings: ChannelSettings,
-            post_event: EventPoster, count: DeliveryCounter, now: Callable[[], datetime] | None = None) -> None:
-    """Send `deliveries` and write each outcome into `status.alerts` (re-reading the monitor on conflicts)."""
+            post_event: EventPoster, count: DeliveryCounter, now: Callable[[], datetime] | None = None,
+            claim_seconds: float = DEFAULT_CLAIM_SECONDS) -> int:
+    """Claim, send and record each of `deliveries` (skipping those already delivered or claimed by another
+    sender); returns how many this call sent (successfully or not)."""
     clock = now or (lambda: datetime.now(UTC))
+    lease = timedelta(seconds=claim_seconds)
+    attempted = 0
     for delivery in deliveries:
-        monitor = store.read_monitor(namespace, name)
-        pending_ids = {entry.get("id") for entry in ((monitor.get("status") or {}).get("alerts") or {})
-                       .get("pending") or []}
-        if delivery.id not in pending_ids:
-            continue  # already delivered (by a previous run of this loop before a restart)
+        claimed = _claim(store, namespace, name, delivery, clock, lease)
+        if claimed is None:
+            continue  # delivered already, or another sender holds it
+        monitor, token = claimed
+        faults.reached("alerting.after-claim")
         result = send(store, monitor, delivery, settings)
+        faults.reached("alerting.after-send")
+        attempted += 1
         reason, message = describe_delivery(delivery, result)
         post_event(monitor, "Normal" if result.ok else "Warning", reason, message)
         count(namespace, name, delivery.channel, "sent" if result.ok else "failed")
         log.info("%s", message)
-        for _ in range(MAX_CONFLICT_RETRIES):
-            status = monitor.get("status") or {}
-            state = record_delivery(status.get("alerts"), delivery, result, clock())
-            patch = {"alerts": state,
-                     "conditions": delivery_condition(status, state, monitor["metadata"].get("generation"), clock())}
-            try:
-                store.patch_monitor_status(namespace, name, patch, monitor["metadata"]["resourceVersion"])
-                break
-            except Conflict:
-                monitor = store.read_monitor(namespace, name)
+        _record(store, namespace, name, monitor, delivery, result, token, clock)
+    return attempted
+
+
+def _claim(store: KubeStore, namespace: str, name: str, delivery: Delivery, clock: Callable[[], datetime],
+           lease: timedelta) -> tuple[dict[str, Any], str] | None:
+    """Write a claim on `delivery` into status (guarded by resourceVersion); the monitor as written and the
+    claim's token, or None when the delivery is gone or claimed by someone else."""
+    token = uuid.uuid4().hex
+    for _ in range(MAX_CONFLICT_RETRIES):
+        monitor = store.read_monitor(namespace, name)
+        status = monitor.get("status") or {}
+        if not claimable(status.get("alerts"), delivery.id, clock(), lease):
+            return None
+        faults.reached("alerting.before-claim")
+        state = claim(status.get("alerts"), delivery.id, token, clock())
+        try:
+            written = store.patch_monitor_status(namespace, name, replacing_patch(status, {"alerts": state}),
+                                                 monitor["metadata"]["resourceVersion"])
+        except Conflict:
+            continue  # someone wrote first: read again, and see whether it was a claim on this delivery
+        return written, token
+    log.warning("could not claim delivery %s of %s/%s: the monitor kept changing", delivery.id, namespace, name)
+    return None
+
+
+def _record(store: KubeStore, namespace: str, name: str, monitor: Mapping[str, Any], delivery: Delivery,
+            result: DeliveryResult, token: str, clock: Callable[[], datetime]) -> None:
+    for _ in range(MAX_CONFLICT_RETRIES):
+        status = monitor.get("status") or {}
+        state = release(record_delivery(status.get("alerts"), delivery, result, clock()), delivery.id, token)
+        patch = {"alerts": state,
+                 "conditions": delivery_condition(status, state, monitor["metadata"].get("generation"), clock())}
+        try:
+            store.patch_monitor_status(namespace, name, replacing_patch(status, patch),
+                                       monitor["metadata"]["resourceVersion"])
+            return
+        except Conflict:
+            monitor = store.read_monitor(namespace, name)
+    log.warning("could not record delivery %s of %s/%s: the monitor kept changing", delivery.id, namespace, name)
 
 
 def retry_due(store: KubeStore, monitor: Mapping[str, Any], settings: ChannelSettings, post_event: EventPoster,
-              count: DeliveryCounter, now: datetime | None = None) -> int:
-    """Send the queued deliveries whose time has come; returns how many were attempted."""
+              count: DeliveryCounter, now: datetime | None = None,
+              claim_seconds: float = DEFAULT_CLAIM_SECONDS) -> int:
+    """Send the queued deliveries whose time has come and nobody holds; returns how many were attempted."""
+    moment = now or datetime.now(UTC)
     state = (monitor.get("status") or {}).get("alerts")
-    due = due_retries(state, now or datetime.now(UTC))
-    if due:
-        deliver(store, monitor["metadata"]["namespace"], monitor["metadata"]["name"], due, settings, post_event,
-                count)
-    return len(due)
+    lease = timedelta(seconds=claim_seconds)
+    due = [delivery for delivery in due_retries(state, moment) if claimable(state, delivery.id, moment, lease)]
+    if not due:
+        return 0
+    return deliver(store, monitor["metadata"]["namespace"], monitor["metadata"]["name"], due, settings, post_event,
+                   count, now=(lambda: moment) if now else None, claim_seconds=claim_seconds)
 
 
 def has_pending(status: Mapping[str, Any] | None) -> bool:

@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmonitor import faults
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor
-from modelmonitor.reconcile.status import JobOutcome, already_recorded, apply_evaluation, failure_summary
+from modelmonitor.reconcile.status import (
+    JobOutcome,
+    already_recorded,
+    apply_evaluation,
+    failure_summary,
+    replacing_patch,
+)
 from modelmonitor.services import rollbacks
 
 MONITOR_LABEL = "modelmonitor.io/monitor"
@@ -129,14 +136,18 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         patch["alerts"] = plan.new_state
         record.deliveries, record.warnings = plan.deliveries, plan.warnings
         try:
-            store.patch_monitor_status(namespace, monitor_name, patch, monitor["metadata"]["resourceVersion"])
+            # Explicit nulls for what the new values left out (a resolved problem must leave status.alerts).
+            store.patch_monitor_status(namespace, monitor_name, replacing_patch(status, patch),
+                                       monitor["metadata"]["resourceVersion"])
         except Conflict:
             continue
         record.recorded, record.status_patch = True, patch
         break
     else:
         raise Conflict(f"modelmonitor {namespace}/{monitor_name} kept changing; will retry job {job_name}")
+    faults.reached("evaluations.after-status")
     if record is not None and after_status is not None:
         after_status(record)
     store.mark_job_processed(namespace, job_name, record.evaluation_id if record else job_name)
+    faults.reached("evaluations.after-mark")
     return record

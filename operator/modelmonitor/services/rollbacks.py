@@ -19,7 +19,7 @@ from modelmonitor.kube.errors import Conflict
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.alert_policy import Delivery, parse_channel_targets, plan_notification
 from modelmonitor.reconcile.rollback_policy import RollbackAction, RollbackDecision, decide_rollback, record_rollback
-from modelmonitor.reconcile.status import set_condition
+from modelmonitor.reconcile.status import replacing_patch, set_condition
 from modelmonitor.reconcile.versions import format_timestamp
 from modelmonitor.rollback import RollbackError
 from modelmonitor.rollback.apply import inspect_target, roll_back
@@ -113,7 +113,8 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
             status_patch["alerts"] = plan.new_state
             outcome.deliveries = plan.deliveries
         try:
-            store.patch_monitor_status(namespace, name, status_patch, monitor["metadata"]["resourceVersion"])
+            store.patch_monitor_status(namespace, name, replacing_patch(status, status_patch),
+                                       monitor["metadata"]["resourceVersion"])
             break
         except Conflict:
             monitor = store.read_monitor(namespace, name)
