@@ -5,7 +5,9 @@ Import from here; the modules behind are private layout:
 - ``model``      dataclasses of the spec (``MonitorSpec`` and its parts), enumerations as ``Literal`` types
 - ``schema``     the OpenAPI v3 schema with CEL rules, built in Python
 - ``crd``        the CustomResourceDefinition and its YAML rendering (``hack/generate_crd.py`` writes it)
-- ``parsing``    ``parse_spec``: a spec dict -> ``MonitorSpec``, checked against the schema
+- ``parsing``    ``parse_spec``: a spec dict -> ``MonitorSpec``, checked as the API server checks it;
+                 ``parse_monitor``: the same for a document with the spec under ``spec:``
+- ``rules``      the schema's CEL rules, evaluated for ``parse_spec``
 - ``durations``  ``parse_duration``: "30m" -> ``timedelta``
 """
 
@@ -25,7 +27,7 @@ from modelmonitor.api.model import (
     RollbackSpec,
     RollbackTarget,
 )
-from modelmonitor.api.parsing import dump_spec, parse_spec
+from modelmonitor.api.parsing import dump_spec, parse_monitor, parse_spec, unknown_key_error
 from modelmonitor.api.schema import MAX_MONITOR_NAME_LENGTH, monitor_schema, spec_schema, status_schema
 
 __all__ = [
@@ -54,8 +56,10 @@ __all__ = [
     "format_duration",
     "monitor_schema",
     "parse_duration",
+    "parse_monitor",
     "parse_spec",
     "render_crd_yaml",
     "spec_schema",
     "status_schema",
+    "unknown_key_error",
 ]

@@ -2,8 +2,11 @@
 
 The API server already applied the schema's defaults and rules to every monitor the operator sees; this reader
 exists so that code never handles raw dicts, and so that a config file that never passed the API server (a
-local ``modelmonitor evaluate --config``) gets the same structural checks: types, enums, ranges, lengths,
-patterns, required and unknown fields. CEL rules (cross-field checks) are left to the API server.
+local ``modelmonitor evaluate --config``) is checked exactly as ``kubectl apply`` checks a monitor: types,
+enums, ranges, lengths, patterns, required fields, and then every CEL rule of the schema on the defaulted spec
+(``rules.py``). Two checks are stricter than the API server's only where it cannot be reached: an unknown key
+is an error (``kubectl apply`` refuses one too; the answer names the closest known key, as in "did you mean
+metrics?"), and so is a NaN or infinite number (JSON, the API server's input, cannot even write one).
 
 The reader is generic: it walks a dataclass of ``model.py`` and its schema node side by side, so a field added
 to one and not the other fails loudly (and the unit tests check both trees are the same).
@@ -12,20 +15,23 @@ to one and not the other fails loudly (and the unit tests check both trees are t
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
+import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from modelmonitor.api.durations import format_duration, parse_duration
 from modelmonitor.api.errors import SpecError
 from modelmonitor.api.model import MonitorSpec
+from modelmonitor.api.rules import check_rules, defaulted
 from modelmonitor.api.schema import Schema, spec_schema
 
-__all__ = ["dump_spec", "json_name", "parse_spec", "parse_value"]
+__all__ = ["MANIFEST_KEYS", "dump_spec", "json_name", "parse_monitor", "parse_spec", "parse_value", "unknown_key_error"]
 
 T = TypeVar("T")
 
@@ -54,9 +60,57 @@ def _type_hints(cls: type) -> dict[str, Any]:
 
 
 def parse_spec(data: Mapping[str, Any]) -> MonitorSpec:
-    """The typed spec of a ModelMonitor (``data`` is its ``spec``); ``SpecError`` names the first bad field."""
+    """The typed spec of a ModelMonitor (``data`` is its ``spec``); ``SpecError`` names the first bad field.
+
+    The only reader of a spec: the operator, the evaluator, the alert and the rollback policies all take the
+    ``MonitorSpec`` it returns. It refuses what the API server refuses (the schema and its CEL rules).
+    """
+    if isinstance(data, Mapping) and "spec" in data and "model" not in data:
+        raise SpecError("spec.spec", "the spec's fields (model, data, metrics, ...) go directly under spec:")
     spec: MonitorSpec = parse_value(MonitorSpec, data, _spec_schema(), "spec")
+    check_rules(defaulted(data, _spec_schema()), _spec_schema(), "spec")
     return spec
+
+
+#: Top-level keys of a ModelMonitor manifest.
+MANIFEST_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
+
+
+def parse_monitor(document: Mapping[str, Any], known: Iterable[str] = MANIFEST_KEYS) -> MonitorSpec:
+    """The typed spec of a document holding a spec under ``spec:`` (a ModelMonitor manifest, a config file).
+
+    ``known`` are the document's top-level keys; any other is an error, and a spec field found at the top
+    (``model:``, ``data:``, ... without the ``spec:`` wrapper) is named as such instead of being dropped.
+    """
+    if not isinstance(document, Mapping):
+        raise SpecError("document", f"must be an object, not {document!r}")
+    allowed = tuple(known)
+    spec_fields = {json_name(spec_field) for spec_field in dataclasses.fields(MonitorSpec)}
+    for key in document:
+        if key in allowed:
+            continue
+        if key in spec_fields:
+            misplaced = ", ".join(sorted(str(name) for name in document if name in spec_fields))
+            raise SpecError(str(key), f"is a field of the spec, not of the document: put {misplaced} under spec:")
+        raise SpecError(str(key), f"is not a top-level key; {_closest(key, allowed)}")
+    if document.get("spec") is None:
+        raise SpecError("spec", "must be set (the monitor's spec: model, data, metrics, ...)")
+    return parse_spec(document["spec"])
+
+
+def unknown_key_error(path: str, key: str, known: Iterable[str]) -> SpecError:
+    """The error for ``key`` under ``path`` that is none of ``known``, naming the closest known key."""
+    return SpecError(f"{path}.{key}", f"is not a field of {path}; {_closest(key, known)}")
+
+
+def _closest(key: Any, known: Iterable[str]) -> str:
+    """The hint "did you mean metrics?" for the known name closest to ``key`` (case aside), else the known names."""
+    names = sorted(known)
+    by_folded = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(str(key).lower(), list(by_folded), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {by_folded[close[0]]}?"
+    return f"known: {', '.join(names)}"
 
 
 def parse_value(hint: Any, value: Any, schema: Schema, path: str) -> Any:
@@ -102,6 +156,8 @@ def parse_value(hint: Any, value: Any, schema: Schema, path: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(path, f"must be a number, not {value!r}")
+        if not math.isfinite(value):
+            raise SpecError(path, f"must be a finite number, not {value!r}")
         _check_range(value, schema, path)
         return float(value)
     if hint is str:
@@ -127,7 +183,7 @@ def _parse_object(cls: type[T], value: Any, schema: Schema, path: str) -> T:
     fields = {json_name(spec_field): spec_field for spec_field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for key in value:
         if key not in fields:
-            raise SpecError(f"{path}.{key}", f"is not a field of {path} (known: {', '.join(sorted(fields))})")
+            raise unknown_key_error(path, key, fields)
     hints = _type_hints(cls)
     arguments: dict[str, Any] = {}
     for name, spec_field in fields.items():
