@@ -44,12 +44,22 @@ def monitor_crd(kube_cluster: KubeCluster) -> None:
                                .status.conditions or []), 30, what="ModelMonitor CRD established")
 
 
+# The operator refuses every outbound destination unless allowed; the tests' receivers are all on loopback.
+LOOPBACK_OUTBOUND = [f"--allow-outbound={kind}:{what}" for kind in ("email", "webhook", "sms", "s3")
+                     for what in ("cidr=127.0.0.0/8", "cidr=::1/128", "scheme=http", "scheme=https")]
+
+
 class OperatorProcess:
     def __init__(self, cluster: KubeCluster, workdir: Path) -> None:
         self.cluster, self.workdir = cluster, workdir
         self.process: ManagedProcess | None = None
         self.metrics_port = 0
         self.starts = 0
+        # Tests that need a differently configured operator (fault points, a short claim lease) set these and
+        # restart it; `reset` puts the session's configuration back.
+        self.extra_args: list[str] = []
+        self.extra_env: dict[str, str] = {}
+        self.outbound: list[str] = list(LOOPBACK_OUTBOUND)
 
     def start(self) -> None:
         self.metrics_port, liveness_port = free_port(), free_port()
@@ -57,9 +67,21 @@ class OperatorProcess:
         self.process = ManagedProcess("operator", [
             sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={self.metrics_port}",
-            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose",
-        ], self.workdir / f"operator-{self.starts}.log", env=self.cluster.env)
+            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose", *self.outbound, *self.extra_args,
+        ], self.workdir / f"operator-{self.starts}.log", env={**self.cluster.env, **self.extra_env})
         wait_until(lambda: self._live(liveness_port), 60, what="the operator's liveness endpoint")
+
+    def restart_with(self, args: list[str] | None = None, env: dict[str, str] | None = None,
+                     outbound: list[str] | None = None) -> None:
+        """Stop, and start again with these extra arguments, environment and --allow-outbound flags (None: the
+        session's own)."""
+        self.kill()
+        self.extra_args, self.extra_env = list(args or []), dict(env or {})
+        self.outbound = list(LOOPBACK_OUTBOUND if outbound is None else outbound)
+        self.start()
+
+    def exited(self) -> bool:
+        return self.process is None or not self.process.running()
 
     def _live(self, port: int) -> bool:
         assert self.process is not None

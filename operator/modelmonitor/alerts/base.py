@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from modelmonitor.alerts.notification import Notification
+from modelmonitor.alerts.outbound import OutboundPolicy
 
 __all__ = [
     "Channel",
@@ -98,6 +99,10 @@ class ChannelSettings:
     """
 
     allowed_webhook_hosts: frozenset[str] | None = None
+    # The operator's destination allow-list (alerts/outbound.py); None (a library caller's default) checks
+    # nothing. The operator always sets one, empty (deny everything) unless its flags allow destinations.
+    outbound: OutboundPolicy | None = None
+    namespace: str = ""  # the tenant whose channel this is (cloud identity opt-in is per namespace)
     http_timeout: float = 10.0
     smtp_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -24,7 +24,7 @@ import botocore.exceptions
 
 from modelmonitor.alerts import render
 from modelmonitor.alerts.base import ChannelSettings, DeliveryResult, Redactor
-from modelmonitor.alerts.errors import ChannelConfigError
+from modelmonitor.alerts.errors import ChannelConfigError, HostNotAllowedError
 from modelmonitor.alerts.http_post import post_with_retries
 from modelmonitor.alerts.notification import Notification
 from modelmonitor.alerts.spec import channel_name, optional_key, recipients, required_key, secret_data
@@ -131,6 +131,14 @@ def _build_sns(name: str, to: list[str], data: Mapping[str, str] | None, setting
             raise ChannelConfigError(
                 f"channel {name!r}: alerts.channels[].to entry {recipient!r} must be an E.164 number or a topic ARN"
             )
+    if settings.outbound is not None:
+        if not access_key and not settings.outbound.cloud_identity_allowed(settings.namespace):
+            raise HostNotAllowedError(
+                f"channel {name!r}: SNS without credentials in the channel's Secret would use the operator's own "
+                f"cloud identity, which namespace {settings.namespace!r} is not allowed to use "
+                "(chart value operator.outbound.cloudIdentityNamespaces)", reason="CloudIdentityNotAllowed")
+        settings.outbound.check_url("sms", endpoint or f"https://sns.{region or 'us-east-1'}.amazonaws.com",
+                                    channel=name)
     client = boto3.client(
         "sns",
         region_name=region,
@@ -161,10 +169,13 @@ def build_sms_channel(
         assert data is not None  # required=True raises instead
         account_sid = required_key(data, "accountSid", name, "secret")
         auth_token = required_key(data, "authToken", name, "secret")
+        base_url = optional_key(data, "baseUrl") or TWILIO_DEFAULT_BASE_URL
+        if settings.outbound is not None:
+            settings.outbound.check_url("sms", base_url, channel=name)
         return TwilioSmsChannel(
             name=name,
             to=to,
-            base_url=optional_key(data, "baseUrl") or TWILIO_DEFAULT_BASE_URL,
+            base_url=base_url,
             account_sid=account_sid,
             auth_token=auth_token,
             sender=required_key(data, "from", name, "secret"),

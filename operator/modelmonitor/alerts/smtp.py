@@ -130,6 +130,8 @@ def build_email_channel(
     port_text = data.get("port") or str(_DEFAULT_PORTS[tls])
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ChannelConfigError(f"channel {name!r}: Secret key 'port' (from smtpSecret) must be a port number")
+    if settings.outbound is not None:
+        settings.outbound.check_host("email", host, int(port_text), channel=name)
     sender = str(channel_spec.get("from") or data.get("from") or "")
     if not sender:
         raise ChannelConfigError(

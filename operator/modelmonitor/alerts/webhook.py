@@ -172,6 +172,8 @@ def build_webhook_channel(
         raise ChannelConfigError(
             f"channel {name!r}: the key 'url' in the Secret named by urlSecret must be an http(s) URL"
         )
+    if settings.outbound is not None:
+        settings.outbound.check_url("webhook", url, channel=name)
     if not host_allowed(parsed.hostname, settings.allowed_webhook_hosts):
         raise HostNotAllowedError(
             f"channel {name!r}: webhook host {parsed.hostname!r} is not in the operator's allowed webhook hosts",

@@ -21,6 +21,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from modelmonitor.alerts import ChannelSettings
+from modelmonitor.alerts.outbound import parse_allow_flags
 from modelmonitor.controller.settings import OperatorSettings
 from modelmonitor.kube.client import load_api_client
 from modelmonitor.kube.store import KubeStore
@@ -42,7 +43,14 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"))
     parser.add_argument("--identity", default=os.environ.get("POD_NAME") or os.uname().nodename)
     parser.add_argument("--max-workers", type=int, default=20)
-    parser.add_argument("--webhook-allowed-host", action="append", default=[])
+    parser.add_argument("--allow-outbound", action="append", default=[], metavar="KIND:WHAT=VALUE",
+                        help="a destination tenants' channels may reach, e.g. webhook:host=hooks.slack.com, "
+                             "email:cidr=10.20.0.0/16, sms:scheme=http (KIND: email, webhook, sms, s3); "
+                             "none given: every outbound call is refused")
+    parser.add_argument("--cloud-identity-namespace", action="append", default=[], metavar="NAMESPACE",
+                        help="a namespace whose channels may use the operator's own cloud identity (SNS)")
+    parser.add_argument("--webhook-allowed-host", action="append", default=[],
+                        help="same as --allow-outbound=webhook:host=HOST")
     parser.add_argument("--delivery-claim-seconds", type=float, default=300.0,
                         help="how long a claim on an alert delivery holds before the retry timer may take it over")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
@@ -77,6 +85,13 @@ class _StandbyLiveness:
 
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
+    try:  # deny by default: with no --allow-outbound every tenant destination is refused
+        outbound = parse_allow_flags([*args.allow_outbound, *(f"webhook:host={host}" for host in
+                                                              args.webhook_allowed_host)],
+                                     args.cloud_identity_namespace)
+    except ValueError as error:
+        print(f"modelmonitor operator: {error}", file=sys.stderr)
+        return 2
     kopf.configure(verbose=args.verbose,
                    log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN)
     import modelmonitor.controller.handlers  # noqa: F401 - registers the handlers
@@ -109,8 +124,7 @@ def main(argv: list[str]) -> int:
             if standby is not None:
                 standby.stop()
         elector.keep_renewing()
-    channel_settings = ChannelSettings(
-        allowed_webhook_hosts=frozenset(args.webhook_allowed_host) if args.webhook_allowed_host else None)
+    channel_settings = ChannelSettings(outbound=outbound)
     memo: Any = kopf.Memo(store=KubeStore(api_client), operator_settings=operator_settings,
                           channel_settings=channel_settings)
     kopf.run(

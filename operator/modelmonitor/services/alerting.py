@@ -16,6 +16,7 @@ sent again once its claim expires (at-least-once); it carries the same `X-ModelM
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ from typing import Any
 
 from modelmonitor import faults
 from modelmonitor.alerts import ChannelSettings, DeliveryResult, build_channel, required_secrets
-from modelmonitor.alerts.errors import AlertError
+from modelmonitor.alerts.errors import AlertError, HostNotAllowedError
 from modelmonitor.kube.errors import Conflict, KubeError, NotFound
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.alert_policy import (
@@ -62,9 +63,11 @@ def send(store: KubeStore, monitor: Mapping[str, Any], delivery: Delivery, setti
         return DeliveryResult.failure(delivery.channel, f"channel {delivery.channel!r} is no longer in spec.alerts")
     try:
         secrets = {name: store.read_secret(namespace, name) for name in required_secrets(channel_spec)}
-        channel = build_channel(channel_spec, secrets, settings)
+        channel = build_channel(channel_spec, secrets, dataclasses.replace(settings, namespace=namespace))
     except NotFound as error:
         return DeliveryResult.failure(delivery.channel, str(error))
+    except HostNotAllowedError as error:  # a refused destination stays refused: no retries, a condition
+        return DeliveryResult.failure(delivery.channel, error.message, retryable=False)
     except (AlertError, KubeError) as error:
         return DeliveryResult.failure(delivery.channel, str(error))
     return channel.send(delivery.notification)

@@ -43,6 +43,20 @@ def test_webhook_host_allow_list_becomes_flags() -> None:
     assert hosts == ["--webhook-allowed-host=hooks.slack.com", "--webhook-allowed-host=*.example.com"]
 
 
+def test_outbound_destinations_are_denied_by_default_and_become_flags() -> None:
+    _, container = operator_container({})
+    assert not [arg for arg in container["args"] if arg.startswith("--allow-outbound=")]  # nothing allowed
+    _, container = operator_container({"operator": {"outbound": {
+        "webhook": {"hosts": ["hooks.slack.com"], "cidrs": ["10.30.0.0/16"], "schemes": ["https", "http"]},
+        "email": {"hosts": ["smtp.example.com"]},
+        "cloudIdentityNamespaces": ["trusted"]}}})
+    flags = [arg for arg in container["args"] if arg.startswith(("--allow-outbound=", "--cloud-identity"))]
+    assert flags == ["--allow-outbound=webhook:host=hooks.slack.com", "--allow-outbound=webhook:cidr=10.30.0.0/16",
+                     "--allow-outbound=webhook:scheme=https", "--allow-outbound=webhook:scheme=http",
+                     "--allow-outbound=email:host=smtp.example.com",
+                     "--cloud-identity-namespace=trusted"]
+
+
 def test_images_by_tag_or_digest() -> None:
     digest = "sha256:" + "a" * 64
     _, container = operator_container({"image": {"repository": "registry.example/mm", "digest": digest}})
