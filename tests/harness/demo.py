@@ -196,6 +196,8 @@ class Demo:
             sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={metrics_port}",
             f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain",
+            # outbound calls are denied by default: the demo's SMTP sink is on loopback
+            "--allow-outbound=email:cidr=127.0.0.0/8", "--allow-outbound=email:cidr=::1/128",
         ], self.workdir / "operator.log", env=self.env)
         self.cleanups.append(self.operator.stop)
 
