@@ -62,6 +62,19 @@ def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> 
             raise kopf.TemporaryError(condition["message"], delay=result.retry_after)
 
 
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="restore-metrics")
+def restore_metrics(body: kopf.Body, **_: Any) -> None:
+    """After a restart or a leader failover, export the last evaluation's numbers again (from status)."""
+    metrics.restore_from_status(body["metadata"]["namespace"], body["metadata"]["name"], body.get("status"))
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, id="forget-deleted")
+def forget_deleted(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    """A deleted monitor's series leave /metrics (else its last values would be exported forever)."""
+    if event.get("type") == "DELETED":
+        metrics.forget_monitor(body["metadata"]["namespace"], body["metadata"]["name"])
+
+
 @kopf.on.create(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
 @kopf.on.update(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="run-now", annotations={RUN_NOW_ANNOTATION: kopf.PRESENT})

@@ -106,18 +106,58 @@ def observe_completion_lag(job: Mapping[str, Any], now: datetime | None = None) 
 
 
 def observe_evaluation(namespace: str, monitor: str, summary: Mapping[str, Any]) -> None:
-    for name, value in (summary.get("metrics") or {}).items():
-        if isinstance(value, int | float):
+    set_last_evaluation(namespace, monitor, summary)
+    EVALUATIONS.labels(namespace, monitor, str(summary.get("verdict")), str(summary.get("outcome"))).inc()
+
+
+def set_last_evaluation(namespace: str, monitor: str, evaluation: Mapping[str, Any]) -> None:
+    """The per-monitor gauges from an evaluation: the summary just processed, or `status.lastEvaluation`."""
+    for name, value in (evaluation.get("metrics") or {}).items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
             METRIC_VALUE.labels(namespace, monitor, name).set(value)
-    drift = summary.get("drift") or {}
+    drift = evaluation.get("drift") or {}
     if isinstance(drift.get("share"), int | float):
         DRIFT_SHARE.labels(namespace, monitor).set(drift["share"])
     if isinstance(drift.get("drifted"), int):
         DRIFTED_FEATURES.labels(namespace, monitor).set(drift["drifted"])
-    EVALUATIONS.labels(namespace, monitor, str(summary.get("verdict")), str(summary.get("outcome"))).inc()
     try:
-        started = datetime.fromisoformat(str(summary["startedAt"]).replace("Z", "+00:00"))
-        finished = datetime.fromisoformat(str(summary["finishedAt"]).replace("Z", "+00:00"))
+        started = datetime.fromisoformat(str(evaluation["startedAt"]).replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(str(evaluation["finishedAt"]).replace("Z", "+00:00"))
         EVALUATION_SECONDS.labels(namespace, monitor).set((finished - started).total_seconds())
     except (KeyError, ValueError):
         pass
+
+
+def restore_from_status(namespace: str, monitor: str, status: Mapping[str, Any] | None) -> bool:
+    """After a restart or a leader failover the gauges start empty: set them again from the monitor's status
+    (the API server is the operator's only memory). Counters restart from zero, as Prometheus expects of a new
+    process. Returns whether there was an evaluation to restore."""
+    last = (status or {}).get("lastEvaluation")
+    if not isinstance(last, Mapping) or last.get("outcome", "evaluated") != "evaluated":
+        return False
+    set_last_evaluation(namespace, monitor, last)
+    return True
+
+
+# Each per-monitor metric with its label names, in the order `remove` takes their values.
+PER_MONITOR: tuple[tuple[Gauge | Counter, tuple[str, ...]], ...] = (
+    (METRIC_VALUE, ("namespace", "monitor", "metric")),
+    (DRIFT_SHARE, ("namespace", "monitor")),
+    (DRIFTED_FEATURES, ("namespace", "monitor")),
+    (EVALUATIONS, ("namespace", "monitor", "verdict", "outcome")),
+    (EVALUATION_SECONDS, ("namespace", "monitor")),
+    (ALERTS, ("namespace", "monitor", "channel", "outcome")),
+)
+
+
+def forget_monitor(namespace: str, monitor: str) -> int:
+    """Remove every series of a deleted monitor (else its last values are exported forever); returns how many."""
+    removed = 0
+    for metric, names in PER_MONITOR:
+        label_sets = {tuple(sample.labels.get(name, "") for name in names)
+                      for family in metric.collect() for sample in family.samples
+                      if sample.labels.get("namespace") == namespace and sample.labels.get("monitor") == monitor}
+        for labels in label_sets:
+            metric.remove(*labels)
+            removed += 1
+    return removed
