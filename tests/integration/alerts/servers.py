@@ -228,6 +228,7 @@ class _Script:
     statuses: list[int] = field(default_factory=lambda: [200])
     body: bytes = b'{"ok": true}'
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers (e.g. Location)
 
 
 class HttpRecorder:
@@ -259,6 +260,8 @@ class HttpRecorder:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(script.body)))
+                for name, value in script.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(script.body)
 
@@ -273,9 +276,10 @@ class HttpRecorder:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def script(self, path: str, statuses: list[int], *, body: bytes = b'{"ok": true}', delay: float = 0.0) -> None:
+    def script(self, path: str, statuses: list[int], *, body: bytes = b'{"ok": true}', delay: float = 0.0,
+               headers: dict[str, str] | None = None) -> None:
         with self._lock:
-            self._scripts[path] = _Script(statuses=list(statuses), body=body, delay=delay)
+            self._scripts[path] = _Script(statuses=list(statuses), body=body, delay=delay, headers=dict(headers or {}))
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         with self._lock:

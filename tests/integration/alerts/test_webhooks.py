@@ -16,6 +16,7 @@ from modelmonitor.alerts import (
     build_channel,
     verify_signature,
 )
+from modelmonitor.alerts.outbound import parse_allow_flags
 from tests.integration.alerts.notifications import firing_notification
 from tests.integration.alerts.servers import HttpRecorder
 
@@ -179,3 +180,28 @@ def test_the_host_allow_list_refuses_other_hosts_by_name(http_recorder: HttpReco
         "channel 'generic-hook': webhook host '127.0.0.1' is not in the operator's allowed webhook hosts"
     )
     assert "hook-token" not in str(refused.value)
+
+
+def test_a_redirect_is_never_followed(http_recorder: HttpRecorder) -> None:
+    """An allowed receiver answering 302 towards another place (here the cloud metadata path on the same server,
+    standing in for an unchecked host) does not make the operator call it: the delivery fails, not retried."""
+    http_recorder.script(HOOK_PATH, [302], headers={"Location": http_recorder.url("/latest/meta-data/")})
+    outbound = parse_allow_flags(["webhook:cidr=127.0.0.0/8", "webhook:scheme=http"])
+    channel = build_channel(webhook_spec("generic"), {"hook": {"url": http_recorder.url(HOOK_PATH)}},
+                            settings(SleepRecorder(), outbound=outbound))
+    result = channel.send(firing_notification())
+    assert not result.ok and not result.retryable and result.status_code == 302
+    assert [request.path for request in http_recorder.requests] == [HOOK_PATH]
+
+
+def test_every_attempt_of_one_delivery_carries_the_same_delivery_id(http_recorder: HttpRecorder) -> None:
+    http_recorder.script(HOOK_PATH, [500, 200])
+    secrets = {"hook": {"url": http_recorder.url(HOOK_PATH)}}
+    notification = firing_notification()
+    assert build_channel(webhook_spec("generic"), secrets, settings(SleepRecorder())).send(notification).ok
+    assert build_channel(webhook_spec("generic"), secrets, settings(SleepRecorder())).send(notification).ok
+    ids = [request.headers["x-modelmonitor-delivery-id"] for request in http_recorder.requests]
+    assert len(ids) == 3 and len(set(ids)) == 1  # a retry and a resend: one idempotency key
+    other = replace(notification, kind=NotificationKind.RESOLVED)
+    build_channel(webhook_spec("generic"), secrets, settings(SleepRecorder())).send(other)
+    assert http_recorder.requests[-1].headers["x-modelmonitor-delivery-id"] != ids[0]
