@@ -11,11 +11,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from modelmonitor.alerts.base import DeliveryResult
 from modelmonitor.alerts.notification import Notification, NotificationKind, Violation
+from modelmonitor.api.display import version_label
 
 __all__ = [
     "GENERIC_SCHEMA_VERSION",
+    "LABELS_PENDING_MESSAGE",
     "SMS_SEGMENT_LIMIT",
+    "describe_delivery",
     "generic_payload",
     "gsm7_length",
     "headline",
@@ -23,10 +27,12 @@ __all__ = [
     "is_link",
     "pagerduty_payload",
     "plain_text_body",
+    "resolved_message",
     "slack_payload",
     "sms_text",
     "subject",
     "teams_payload",
+    "version_label",
     "where_to_look",
 ]
 
@@ -57,7 +63,7 @@ def _format_number(value: float | None) -> str:
 
 
 def _version_suffix(notification: Notification) -> str:
-    return f" v{notification.model_version}" if notification.model_version else ""
+    return f" {version_label(notification.model_version)}" if notification.model_version else ""
 
 
 def is_link(uri: str | None) -> bool:
@@ -259,7 +265,7 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
     """Slack incoming-webhook message: ``text`` (fallback, notifications) plus Block Kit blocks."""
     facts = [
         f"*Monitor:* `{notification.monitor_path}`",
-        f"*Model:* {notification.model_name} v{notification.model_version or '-'}",
+        f"*Model:* {notification.model_name} {version_label(notification.model_version)}",
         f"*Severity:* {notification.severity}",
         f"*Evaluation:* {notification.evaluation_id}",
     ]
@@ -288,7 +294,7 @@ def teams_payload(notification: Notification) -> dict[str, Any]:
     colour = _colour(notification)
     facts = [
         {"name": "Monitor", "value": notification.monitor_path},
-        {"name": "Model", "value": f"{notification.model_name} v{notification.model_version or '-'}"},
+        {"name": "Model", "value": f"{notification.model_name} {version_label(notification.model_version)}"},
         {"name": "Severity", "value": notification.severity},
         {"name": "Evaluation", "value": notification.evaluation_id},
     ]
@@ -342,3 +348,21 @@ def pagerduty_payload(notification: Notification, routing_key: str) -> dict[str,
     if is_link(notification.report_uri):
         event["links"] = [{"href": notification.report_uri, "text": "Evaluation report"}]
     return event
+
+
+#: The notice sent while an evaluation waits for ground truth (the alert policy holds violations back meanwhile).
+LABELS_PENDING_MESSAGE = "ground-truth labels have not arrived yet; quality metrics and drift alerts wait for them"
+
+
+def resolved_message(problem_summary: str, evaluation_id: str) -> str:
+    """The text of a resolved notification: what cleared, and which evaluation saw it clear."""
+    return f"{problem_summary} cleared with evaluation {evaluation_id}"
+
+
+def describe_delivery(channel: str, notification: Notification, result: DeliveryResult) -> tuple[str, str]:
+    """An Event's ``(reason, message)`` for one send: ``AlertSent`` or ``AlertDeliveryFailed`` (no secrets)."""
+    what = f"{notification.kind} alert ({notification.severity}) for evaluation {notification.evaluation_id}"
+    if result.ok:
+        return "AlertSent", f"{what} sent to channel {channel!r}"
+    retry = "will retry" if result.retryable else "giving up"
+    return "AlertDeliveryFailed", f"{what} not delivered ({retry}): {result.error or 'unknown error'}"

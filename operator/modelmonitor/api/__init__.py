@@ -27,7 +27,7 @@ from modelmonitor.api.model import (
     RollbackSpec,
     RollbackTarget,
 )
-from modelmonitor.api.parsing import dump_spec, parse_monitor, parse_spec, unknown_key_error
+from modelmonitor.api.parsing import dump_spec, parse_monitor, parse_part, parse_spec, unknown_key_error
 from modelmonitor.api.schema import MAX_MONITOR_NAME_LENGTH, monitor_schema, spec_schema, status_schema
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "monitor_schema",
     "parse_duration",
     "parse_monitor",
+    "parse_part",
     "parse_spec",
     "render_crd_yaml",
     "spec_schema",

@@ -31,7 +31,16 @@ from modelmonitor.api.model import MonitorSpec
 from modelmonitor.api.rules import check_rules, defaulted
 from modelmonitor.api.schema import Schema, spec_schema
 
-__all__ = ["MANIFEST_KEYS", "dump_spec", "json_name", "parse_monitor", "parse_spec", "parse_value", "unknown_key_error"]
+__all__ = [
+    "MANIFEST_KEYS",
+    "dump_spec",
+    "json_name",
+    "parse_monitor",
+    "parse_part",
+    "parse_spec",
+    "parse_value",
+    "unknown_key_error",
+]
 
 T = TypeVar("T")
 
@@ -96,6 +105,24 @@ def parse_monitor(document: Mapping[str, Any], known: Iterable[str] = MANIFEST_K
     if document.get("spec") is None:
         raise SpecError("spec", "must be set (the monitor's spec: model, data, metrics, ...)")
     return parse_spec(document["spec"])
+
+
+def parse_part(cls: type[T], data: Any, path: str) -> T:
+    """One part of a spec (``parse_part(RollbackSpec, {...}, "spec.rollback")``), checked against its schema node.
+
+    For tests and tools that hold a part, not a whole spec: the structural checks and defaults are those of
+    ``parse_spec``; the CEL rules, which may look at the rest of the spec, are left to ``parse_spec``.
+    """
+    schema = _spec_schema()
+    for part in path.removeprefix("spec").split("."):
+        if not part:
+            continue
+        name, _, rest = part.partition("[")
+        schema = schema["properties"][name]
+        if rest:
+            schema = schema["items"]
+    parsed: T = parse_value(cls, data, schema, path)
+    return parsed
 
 
 def unknown_key_error(path: str, key: str, known: Iterable[str]) -> SpecError:

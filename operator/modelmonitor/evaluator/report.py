@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from modelmonitor.api.display import version_label
 from modelmonitor.evaluator.verdict import format_value
 
 __all__ = ["PLOTTED_STABLE_FEATURES", "render_report"]
@@ -308,7 +309,7 @@ def render_report(result: Mapping[str, Any]) -> str:
     """The whole report for a result document (see result.py), as one HTML string."""
     verdict = str(result.get("verdict", "error"))
     model = result.get("model") or {}
-    title = f"{model.get('name', 'model')} v{result.get('modelVersion') or '?'} — {verdict}"
+    title = f"{model.get('name', 'model')} {version_label(result.get('modelVersion'), missing='version ?')} — {verdict}"
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         f"<title>{_escape(title)}</title><style>{_STYLE}</style></head><body>",

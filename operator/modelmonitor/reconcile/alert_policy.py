@@ -13,6 +13,10 @@ outcome, and a queue of planned notifications not yet delivered. The operator's 
 3. on a timer, ``due_retries(state, now)`` gives the queued deliveries whose next attempt is due
    (``next_retry_at`` says when to look again).
 
+The policy reads the parsed spec (``MonitorSpec.alerts``: ``AlertPolicy`` and ``AlertChannel``, defaults from the
+CRD); the queue's transitions (step 2 and 3) live in ``alert_queue`` and the words of the notices in
+``alerts.render``.
+
 A crash between a successful send and persisting its record re-sends that one message (at-least-once);
 PagerDuty's ``dedup_key`` and the e-mail ``X-ModelMonitor-Dedup-Key`` header make that visible as a duplicate.
 
@@ -24,16 +28,14 @@ about the model, and the evaluation / labels notice is sent instead.
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from modelmonitor.alerts.base import DeliveryResult
-from modelmonitor.alerts.errors import AlertPolicyError, ChannelConfigError, SilenceFormatError
+from modelmonitor.alerts.errors import AlertPolicyError, SilenceFormatError
 from modelmonitor.alerts.notification import (
     SEVERITY_RANK,
     DriftedFeature,
@@ -44,31 +46,45 @@ from modelmonitor.alerts.notification import (
     make_dedup_key,
     severity_at_least,
 )
-from modelmonitor.alerts.spec import parse_duration
+from modelmonitor.alerts.render import LABELS_PENDING_MESSAGE, resolved_message
+from modelmonitor.api import AlertChannel, AlertPolicy, MonitorSpec, SpecError, parse_part
+from modelmonitor.api.model import Silence
+from modelmonitor.reconcile.alert_queue import (
+    Delivery,
+    RetrySchedule,
+    channel_failing,
+    check_now,
+    describe_delivery,
+    due_retries,
+    enqueue,
+    next_retry_at,
+    normalised,
+    read_time,
+    record_delivery,
+    timestamp,
+)
 
 __all__ = [
     "EVALUATION_FAILED_RULE",
     "LABELS_PENDING_RULE",
     "SILENCE_ANNOTATION",
     "AlertPlan",
-    "ChannelTarget",
     "Delivery",
     "MonitorIdentity",
-    "Policy",
     "RetrySchedule",
-    "Silence",
     "channel_failing",
     "describe_delivery",
     "due_retries",
+    "mutes",
     "next_retry_at",
-    "parse_channel_targets",
-    "parse_policy",
     "parse_silence_annotation",
     "plan_alerts",
     "plan_alerts_for_monitor",
     "plan_notification",
     "record_delivery",
 ]
+# Delivery, RetrySchedule, due_retries, next_retry_at, record_delivery, channel_failing (reconcile.alert_queue) and
+# describe_delivery are re-exported for the callers that import them from here.
 
 SILENCE_ANNOTATION = "modelmonitor.io/silence"
 #: Rule names of the inhibiting problems, so silences can match them like any evaluator rule.
@@ -79,47 +95,9 @@ _GROUP_VIOLATIONS = "violations"
 _GROUP_EVALUATION = "evaluation"
 _GROUP_LABELS = "labels"
 _PROCESSED_LIMIT = 20
-_PENDING_LIMIT = 100
-_DEFAULT_REPEAT_INTERVAL = timedelta(hours=6)
 
 
 # ---------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class Silence:
-    """Mutes notifications for rules matching ``rule`` (a glob: ``metric:f1``, ``drift:*``, ``*``) until ``until``."""
-
-    rule: str
-    until: datetime
-    reason: str = ""
-
-    def mutes(self, rule: str, now: datetime) -> bool:
-        return now < self.until and fnmatch.fnmatchcase(rule, self.rule)
-
-
-@dataclass(frozen=True)
-class ChannelTarget:
-    """What the policy needs of a channel: its name, minimum severity and policy overrides."""
-
-    name: str
-    min_severity: str = Severity.WARNING
-    repeat_interval: timedelta | None = None
-    send_resolved: bool | None = None
-
-
-@dataclass(frozen=True)
-class Policy:
-    """``spec.alerts.policy``: fire after ``consecutive_violations`` in a row, or per ``m_of_n``.
-
-    ``m_of_n`` is ``(violations, evaluations)``: fire when that many of the last ``evaluations`` violated.
-    """
-
-    consecutive_violations: int = 1
-    m_of_n: tuple[int, int] | None = None
-    repeat_interval: timedelta = _DEFAULT_REPEAT_INTERVAL
-    send_resolved: bool = True
-    silences: tuple[Silence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,29 +111,6 @@ class MonitorIdentity:
 
 
 @dataclass(frozen=True)
-class RetrySchedule:
-    """Retries across reconciles: exponential from ``base`` to ``maximum``, given up after ``max_attempts``."""
-
-    base: timedelta = timedelta(minutes=1)
-    maximum: timedelta = timedelta(hours=1)
-    max_attempts: int = 12
-
-    def delay(self, attempts: int) -> timedelta:
-        delay: timedelta = min(self.maximum, self.base * 2 ** max(attempts - 1, 0))
-        return delay
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One notification to one channel; ``id`` is stable, so recording it twice is harmless."""
-
-    id: str
-    channel: str
-    notification: Notification
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
 class AlertPlan:
     """The state to persist, the deliveries due now (new ones and due retries), and non-fatal warnings."""
 
@@ -164,39 +119,16 @@ class AlertPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------- parsing
-
-
-def _parse_time(value: Any, field_name: str) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as error:
-            raise SilenceFormatError(f"{field_name} must be an RFC 3339 time, not {value!r}") from error
-    else:
-        raise SilenceFormatError(f"{field_name} must be an RFC 3339 time such as 2026-11-24T08:00:00Z")
-    if parsed.tzinfo is None:
-        raise SilenceFormatError(f"{field_name} must include a time zone (e.g. a trailing Z)")
-    return parsed.astimezone(UTC)
-
-
-def _parse_silence(entry: Any, where: str) -> Silence:
-    if not isinstance(entry, Mapping):
-        raise SilenceFormatError(f"{where} must be an object with rule and until")
-    rule = entry.get("rule")
-    if not isinstance(rule, str) or not rule:
-        raise SilenceFormatError(f"{where}.rule must be a non-empty rule name or pattern")
-    reason = entry.get("reason") or ""
-    return Silence(rule=rule, until=_parse_time(entry.get("until"), f"{where}.until"), reason=str(reason))
+def mutes(silence: Silence, rule: str, now: datetime) -> bool:
+    """Whether ``silence`` (a glob over rule names: ``metric:f1``, ``drift:*``, ``*``) mutes ``rule`` at ``now``."""
+    return now < silence.until and fnmatch.fnmatchcase(rule, silence.rule)
 
 
 def parse_silence_annotation(value: str | None) -> list[Silence]:
     """Read the ``modelmonitor.io/silence`` annotation.
 
     Its value is JSON: one object or a list of objects ``{"rule": "<glob>", "until": "<RFC 3339>",
-    "reason": "..."}``, the same shape as ``spec.alerts.policy.silences``.
+    "reason": "..."}``, the shape of ``spec.alerts.policy.silences``, and read by the same spec parser.
     """
     if value is None or not value.strip():
         return []
@@ -207,145 +139,24 @@ def parse_silence_annotation(value: str | None) -> list[Silence]:
             f"annotation {SILENCE_ANNOTATION} must be JSON: an object or a list of objects with rule and until"
         ) from error
     entries = data if isinstance(data, list) else [data]
-    return [_parse_silence(entry, f"annotation {SILENCE_ANNOTATION}[{index}]") for index, entry in enumerate(entries)]
+    silences: list[Silence] = []
+    for index, entry in enumerate(entries):
+        try:
+            silences.append(parse_part(Silence, entry, f"spec.alerts.policy.silences[{index}]"))
+        except SpecError as error:
+            where = error.field.replace("spec.alerts.policy.silences", f"annotation {SILENCE_ANNOTATION}", 1)
+            raise SilenceFormatError(f"{where}: {error.message}") from None
+    return silences
 
 
-def _positive_int(value: Any, field_name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise AlertPolicyError(f"{field_name} must be a whole number of at least 1")
-    return value
+def _channel_repeat(channel: AlertChannel, policy: AlertPolicy) -> timedelta:
+    override = channel.policy.repeat_interval if channel.policy is not None else None
+    return override if override is not None else policy.repeat_interval
 
 
-def _duration(value: Any, field_name: str) -> timedelta:
-    try:
-        return timedelta(seconds=parse_duration(value, field_name))
-    except ChannelConfigError as error:
-        raise AlertPolicyError(error.message) from error
-
-
-def parse_policy(policy_spec: Mapping[str, Any] | None) -> Policy:
-    """Read ``spec.alerts.policy`` (camelCase, as in the CRD); absent fields take their defaults."""
-    spec = policy_spec or {}
-    consecutive = spec.get("consecutiveViolations")
-    m_of_n_spec = spec.get("mOfN")
-    m_of_n: tuple[int, int] | None = None
-    if m_of_n_spec is not None:
-        if not isinstance(m_of_n_spec, Mapping):
-            raise AlertPolicyError("alerts.policy.mOfN must be an object with violations and evaluations")
-        violations = _positive_int(m_of_n_spec.get("violations"), "alerts.policy.mOfN.violations")
-        evaluations = _positive_int(m_of_n_spec.get("evaluations"), "alerts.policy.mOfN.evaluations")
-        if violations > evaluations:
-            raise AlertPolicyError("alerts.policy.mOfN.violations must not exceed alerts.policy.mOfN.evaluations")
-        m_of_n = (violations, evaluations)
-    repeat = spec.get("repeatInterval")
-    send_resolved = spec.get("sendResolved", True)
-    if not isinstance(send_resolved, bool):
-        raise AlertPolicyError("alerts.policy.sendResolved must be true or false")
-    silences = tuple(
-        _parse_silence(entry, f"alerts.policy.silences[{index}]")
-        for index, entry in enumerate(spec.get("silences") or [])
-    )
-    return Policy(
-        consecutive_violations=(
-            _positive_int(consecutive, "alerts.policy.consecutiveViolations") if consecutive is not None else 1
-        ),
-        m_of_n=m_of_n,
-        repeat_interval=(
-            _duration(repeat, "alerts.policy.repeatInterval") if repeat is not None else _DEFAULT_REPEAT_INTERVAL
-        ),
-        send_resolved=send_resolved,
-        silences=silences,
-    )
-
-
-def parse_channel_targets(channel_specs: Sequence[Mapping[str, Any]]) -> list[ChannelTarget]:
-    """Read the policy-relevant fields of ``spec.alerts.channels``: name, minSeverity, policy overrides."""
-    targets: list[ChannelTarget] = []
-    for index, spec in enumerate(channel_specs):
-        name = spec.get("name")
-        if not isinstance(name, str) or not name:
-            raise AlertPolicyError(f"alerts.channels[{index}].name must be a non-empty string")
-        min_severity = str(spec.get("minSeverity") or Severity.WARNING)
-        if min_severity not in SEVERITY_RANK:
-            raise AlertPolicyError(f"alerts.channels[{index}].minSeverity must be warning or critical")
-        override = spec.get("policy") or {}
-        repeat = override.get("repeatInterval")
-        send_resolved = override.get("sendResolved")
-        targets.append(
-            ChannelTarget(
-                name=name,
-                min_severity=min_severity,
-                repeat_interval=(
-                    _duration(repeat, f"alerts.channels[{index}].policy.repeatInterval") if repeat is not None else None
-                ),
-                send_resolved=bool(send_resolved) if send_resolved is not None else None,
-            )
-        )
-    return targets
-
-
-# ---------------------------------------------------------------- state helpers
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _read_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
-
-
-def _normalised(state: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A deep copy with every section present, so callers never mutate the status they were given."""
-    result: dict[str, Any] = copy.deepcopy(dict(state or {}))
-    result.setdefault("lastEvaluationId", None)
-    result.setdefault("processedEvaluations", [])
-    result.setdefault("history", [])
-    result.setdefault("problems", {})
-    result.setdefault("channels", {})
-    result.setdefault("pending", [])
-    return result
-
-
-def _check_now(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware datetime (UTC)")
-    return now.astimezone(UTC)
-
-
-def _channel_repeat(channel: ChannelTarget, policy: Policy) -> timedelta:
-    return channel.repeat_interval if channel.repeat_interval is not None else policy.repeat_interval
-
-
-def _channel_sends_resolved(channel: ChannelTarget, policy: Policy) -> bool:
-    return channel.send_resolved if channel.send_resolved is not None else policy.send_resolved
-
-
-def _enqueue(state: dict[str, Any], notification: Notification, channels: Sequence[str], now: datetime) -> None:
-    pending: list[dict[str, Any]] = state["pending"]
-    known = {entry.get("id") for entry in pending}
-    for channel in channels:
-        delivery_id = f"{notification.evaluation_id}/{notification.dedup_key}/{notification.kind}/{channel}"
-        if delivery_id in known:
-            continue
-        pending.append(
-            {
-                "id": delivery_id,
-                "channel": channel,
-                "notification": notification.to_dict(),
-                "attempts": 0,
-                "createdAt": _timestamp(now),
-                "nextAttemptAt": _timestamp(now),
-                "lastError": None,
-            }
-        )
-        known.add(delivery_id)
-    del pending[: max(len(pending) - _PENDING_LIMIT, 0)]
+def _channel_sends_resolved(channel: AlertChannel, policy: AlertPolicy) -> bool:
+    override = channel.policy.send_resolved if channel.policy is not None else None
+    return override if override is not None else policy.send_resolved
 
 
 # ---------------------------------------------------------------- reading the summary
@@ -401,15 +212,15 @@ def _highest(severities: Sequence[str]) -> str:
 class _Context:
     state: dict[str, Any]
     identity: MonitorIdentity
-    policy: Policy
-    channels: Sequence[ChannelTarget]
+    policy: AlertPolicy
+    channels: Sequence[AlertChannel]
     silences: Sequence[Silence]
     now: datetime
     evaluation_id: str
     summary: Mapping[str, Any]
 
     def silenced(self, rule: str) -> bool:
-        return any(silence.mutes(rule, self.now) for silence in self.silences)
+        return any(mutes(silence, rule, self.now) for silence in self.silences)
 
     def notification(
         self,
@@ -432,7 +243,7 @@ class _Context:
             severity=severity,
             dedup_key=make_dedup_key(self.identity.namespace, self.identity.name, group),
             evaluation_id=self.evaluation_id,
-            occurred_at=_timestamp(self.now),
+            occurred_at=timestamp(self.now),
             violations=tuple(violations),
             drifted_features=tuple(drifted),
             drift_share=float(share) if isinstance(share, int | float) else None,
@@ -452,13 +263,13 @@ def _notify_problem(context: _Context, problem: dict[str, Any], notification: No
         due = previous is None
         if previous is not None:
             escalated = SEVERITY_RANK.get(notification.severity, 1) > SEVERITY_RANK.get(previous.get("severity"), 1)
-            last = _read_time(previous.get("at"))
+            last = read_time(previous.get("at"))
             repeat_due = last is None or context.now - last >= _channel_repeat(channel, context.policy)
             due = escalated or repeat_due
         if due:
             recipients.append(channel.name)
-            notified[channel.name] = {"at": _timestamp(context.now), "severity": notification.severity}
-    _enqueue(context.state, notification, recipients, context.now)
+            notified[channel.name] = {"at": timestamp(context.now), "severity": notification.severity}
+    enqueue(context.state, notification, recipients, context.now)
 
 
 def _resolve_problem(context: _Context, group: str) -> None:
@@ -479,15 +290,15 @@ def _resolve_problem(context: _Context, group: str) -> None:
         NotificationKind.RESOLVED,
         group,
         severity,
-        message=f"{problem.get('summary') or group} cleared with evaluation {context.evaluation_id}",
+        message=resolved_message(str(problem.get("summary") or group), context.evaluation_id),
     )
-    _enqueue(context.state, resolved, recipients, context.now)
+    enqueue(context.state, resolved, recipients, context.now)
 
 
 def _raise_notice(context: _Context, group: str, kind: NotificationKind, rule: str, message: str) -> None:
     """Evaluation failed / labels pending: fires at once, repeats on the interval, resolves when it clears."""
     problems: dict[str, Any] = context.state["problems"]
-    problem = problems.setdefault(group, {"status": "firing", "since": _timestamp(context.now)})
+    problem = problems.setdefault(group, {"status": "firing", "since": timestamp(context.now)})
     problem["status"] = "firing"
     problem["summary"] = message
     problem["lastEvaluationId"] = context.evaluation_id
@@ -497,18 +308,21 @@ def _raise_notice(context: _Context, group: str, kind: NotificationKind, rule: s
     _notify_problem(context, problem, notification)
 
 
-def _condition_holds(history: Sequence[bool], policy: Policy) -> bool:
+def _streak_needed(policy: AlertPolicy) -> int:
+    """``consecutiveViolations``; unset it means 1 (the CRD cannot default it: it excludes ``mOfN``)."""
+    return policy.consecutive_violations or 1
+
+
+def _condition_holds(history: Sequence[bool], policy: AlertPolicy) -> bool:
+    """``mOfN`` when it is set (``violations`` of the last ``evaluations``), else the consecutive streak."""
+    if policy.m_of_n is not None:
+        return sum(history[-policy.m_of_n.evaluations :]) >= policy.m_of_n.violations
     streak = 0
     for violating in reversed(history):
         if not violating:
             break
         streak += 1
-    if streak >= policy.consecutive_violations:
-        return True
-    if policy.m_of_n is not None:
-        violations, evaluations = policy.m_of_n
-        return sum(history[-evaluations:]) >= violations
-    return False
+    return streak >= _streak_needed(policy)
 
 
 def _evaluate_violations(context: _Context) -> None:
@@ -517,7 +331,7 @@ def _evaluate_violations(context: _Context) -> None:
     violating = bool(violations)
     history: list[bool] = context.state["history"]
     history.append(violating)
-    keep = max(policy.consecutive_violations, policy.m_of_n[1] if policy.m_of_n else 1)
+    keep = policy.m_of_n.evaluations if policy.m_of_n is not None else _streak_needed(policy)
     del history[: max(len(history) - keep, 0)]
     holds = _condition_holds(history, policy)
     problems: dict[str, Any] = context.state["problems"]
@@ -527,7 +341,7 @@ def _evaluate_violations(context: _Context) -> None:
             _resolve_problem(context, _GROUP_VIOLATIONS)
         return
     if problem is None:
-        problem = problems[_GROUP_VIOLATIONS] = {"status": "pending", "since": _timestamp(context.now)}
+        problem = problems[_GROUP_VIOLATIONS] = {"status": "pending", "since": timestamp(context.now)}
     problem["rules"] = sorted({violation.rule for violation in violations})
     problem["severity"] = _highest([violation.severity for violation in violations])
     problem["lastEvaluationId"] = context.evaluation_id
@@ -536,7 +350,7 @@ def _evaluate_violations(context: _Context) -> None:
         return
     if problem["status"] != "firing":
         problem["status"] = "firing"
-        problem["firingSince"] = _timestamp(context.now)
+        problem["firingSince"] = timestamp(context.now)
     audible = [violation for violation in violations if not context.silenced(violation.rule)]
     if not audible:
         return
@@ -553,8 +367,8 @@ def _evaluate_violations(context: _Context) -> None:
 def plan_alerts(
     state: Mapping[str, Any] | None,
     summary: Mapping[str, Any],
-    policy: Policy,
-    channels: Sequence[ChannelTarget],
+    policy: AlertPolicy,
+    channels: Sequence[AlertChannel],
     now: datetime,
     *,
     monitor: MonitorIdentity,
@@ -565,8 +379,8 @@ def plan_alerts(
     ``silences`` are extra silences (e.g. from the annotation) on top of ``policy.silences``. An evaluation
     already processed (by ``runId``) changes nothing: re-planning after a restart sends nothing twice.
     """
-    now = _check_now(now)
-    new_state = _normalised(state)
+    now = check_now(now)
+    new_state = normalised(state)
     evaluation_id = _evaluation_id(summary)
     processed: list[str] = new_state["processedEvaluations"]
     if evaluation_id in processed or evaluation_id == new_state["lastEvaluationId"]:
@@ -596,7 +410,7 @@ def plan_alerts(
             _GROUP_LABELS,
             NotificationKind.LABELS_PENDING,
             LABELS_PENDING_RULE,
-            "ground-truth labels have not arrived yet; quality metrics and drift alerts wait for them",
+            LABELS_PENDING_MESSAGE,
         )
     else:
         _resolve_problem(context, _GROUP_EVALUATION)
@@ -611,7 +425,7 @@ def plan_alerts(
 def plan_notification(
     state: Mapping[str, Any] | None,
     notification: Notification,
-    channels: Sequence[ChannelTarget],
+    channels: Sequence[AlertChannel],
     now: datetime,
     *,
     silences: Sequence[Silence] = (),
@@ -622,27 +436,28 @@ def plan_notification(
     Idempotent: the same notification (evaluation id, dedup key, kind) is queued once per channel, however
     often this is called; a silence matching ``rule`` mutes it.
     """
-    now = _check_now(now)
-    new_state = _normalised(state)
-    if not any(silence.mutes(rule, now) for silence in silences):
+    now = check_now(now)
+    new_state = normalised(state)
+    if not any(mutes(silence, rule, now) for silence in silences):
         recipients = [
             channel.name for channel in channels if severity_at_least(notification.severity, channel.min_severity)
         ]
-        _enqueue(new_state, notification, recipients, now)
+        enqueue(new_state, notification, recipients, now)
     return AlertPlan(new_state=new_state, deliveries=due_retries(new_state, now))
 
 
 def plan_alerts_for_monitor(
-    body: Mapping[str, Any], state: Mapping[str, Any] | None, summary: Mapping[str, Any], now: datetime
+    body: Mapping[str, Any],
+    spec: MonitorSpec,
+    state: Mapping[str, Any] | None,
+    summary: Mapping[str, Any],
+    now: datetime,
 ) -> AlertPlan:
-    """``plan_alerts`` with everything read from the monitor object (metadata, spec.alerts, annotation).
+    """``plan_alerts`` for a monitor: ``spec`` is its parsed spec, ``body`` gives metadata and the annotation.
 
     A malformed silence annotation does not stop alerting: it is ignored and reported in ``warnings``.
     """
     metadata = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    alerts = spec.get("alerts") or {}
-    model = spec.get("model") or {}
     warnings: list[str] = []
     try:
         extra = parse_silence_annotation((metadata.get("annotations") or {}).get(SILENCE_ANNOTATION))
@@ -652,102 +467,15 @@ def plan_alerts_for_monitor(
     plan = plan_alerts(
         state,
         summary,
-        parse_policy(alerts.get("policy")),
-        parse_channel_targets(alerts.get("channels") or []),
+        spec.alerts.policy,
+        spec.alerts.channels,
         now,
         monitor=MonitorIdentity(
             namespace=str(metadata.get("namespace", "")),
             name=str(metadata.get("name", "")),
-            model_name=str(model.get("name", "")),
-            model_version=str(model.get("version", "")),
+            model_name=spec.model.name,
+            model_version=spec.model.version or "",
         ),
         silences=extra,
     )
     return AlertPlan(new_state=plan.new_state, deliveries=plan.deliveries, warnings=warnings)
-
-
-# ---------------------------------------------------------------- delivering
-
-
-def due_retries(state: Mapping[str, Any] | None, now: datetime) -> list[Delivery]:
-    """Queued deliveries whose next attempt is due, oldest first (never-attempted ones included)."""
-    now = _check_now(now)
-    deliveries: list[Delivery] = []
-    for entry in (state or {}).get("pending") or []:
-        next_attempt = _read_time(entry.get("nextAttemptAt"))
-        if next_attempt is not None and next_attempt > now:
-            continue
-        deliveries.append(
-            Delivery(
-                id=str(entry["id"]),
-                channel=str(entry["channel"]),
-                notification=Notification.from_dict(entry["notification"]),
-                attempts=int(entry.get("attempts") or 0),
-            )
-        )
-    return deliveries
-
-
-def next_retry_at(state: Mapping[str, Any] | None) -> datetime | None:
-    """When the earliest queued delivery is due (for the operator's requeue delay), or None."""
-    times = [_read_time(entry.get("nextAttemptAt")) for entry in (state or {}).get("pending") or []]
-    present = [moment for moment in times if moment is not None]
-    return min(present) if present else None
-
-
-def record_delivery(
-    state: Mapping[str, Any] | None,
-    delivery: Delivery,
-    result: DeliveryResult,
-    now: datetime,
-    schedule: RetrySchedule | None = None,
-) -> dict[str, Any]:
-    """Record one send's outcome: channel statistics, and the queue (removed, rescheduled or given up)."""
-    now = _check_now(now)
-    schedule = schedule or RetrySchedule()
-    new_state = _normalised(state)
-    stats: dict[str, Any] = new_state["channels"].setdefault(
-        delivery.channel, {"consecutiveFailures": 0, "sent": 0, "failed": 0}
-    )
-    stats["lastAttemptAt"] = _timestamp(now)
-    pending: list[dict[str, Any]] = new_state["pending"]
-    index = next((i for i, entry in enumerate(pending) if entry.get("id") == delivery.id), None)
-    if result.ok:
-        stats["lastSuccessAt"] = _timestamp(now)
-        stats["consecutiveFailures"] = 0
-        stats["sent"] = int(stats.get("sent") or 0) + 1
-        if index is not None:
-            del pending[index]
-        return new_state
-    stats["lastError"] = result.error or "delivery failed"
-    stats["consecutiveFailures"] = int(stats.get("consecutiveFailures") or 0) + 1
-    stats["failed"] = int(stats.get("failed") or 0) + 1
-    if index is None:
-        return new_state
-    entry = pending[index]
-    attempts = int(entry.get("attempts") or 0) + 1
-    if not result.retryable or attempts >= schedule.max_attempts:
-        del pending[index]
-        stats["dropped"] = int(stats.get("dropped") or 0) + 1
-        stats["lastDropped"] = {"id": delivery.id, "at": _timestamp(now), "attempts": attempts}
-        return new_state
-    entry["attempts"] = attempts
-    entry["lastError"] = result.error
-    entry["nextAttemptAt"] = _timestamp(now + schedule.delay(attempts))
-    return new_state
-
-
-def channel_failing(state: Mapping[str, Any] | None, threshold: int = 1) -> list[str]:
-    """Channels whose last ``threshold`` or more deliveries failed: the ``AlertDeliveryFailed`` condition."""
-    channels: Mapping[str, Any] = (state or {}).get("channels") or {}
-    return sorted(name for name, stats in channels.items() if int(stats.get("consecutiveFailures") or 0) >= threshold)
-
-
-def describe_delivery(delivery: Delivery, result: DeliveryResult) -> tuple[str, str]:
-    """An Event's ``(reason, message)`` for one send: ``AlertSent`` or ``AlertDeliveryFailed`` (no secrets)."""
-    notification = delivery.notification
-    what = f"{notification.kind} alert ({notification.severity}) for evaluation {notification.evaluation_id}"
-    if result.ok:
-        return "AlertSent", f"{what} sent to channel {delivery.channel!r}"
-    retry = "will retry" if result.retryable else "giving up"
-    return "AlertDeliveryFailed", f"{what} not delivered ({retry}): {result.error or 'unknown error'}"

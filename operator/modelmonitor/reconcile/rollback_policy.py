@@ -27,13 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any, TypedDict
 
-from modelmonitor.api.durations import parse_duration
-from modelmonitor.api.errors import SpecError
 from modelmonitor.api.model import RollbackSpec
 from modelmonitor.reconcile.versions import (
     INCONCLUSIVE_VERDICTS,
@@ -48,7 +46,6 @@ __all__ = [
     "DEFAULT_HISTORY_LIMIT",
     "RollbackAction",
     "RollbackDecision",
-    "RollbackMode",
     "TargetState",
     "decide_rollback",
     "record_rollback",
@@ -57,18 +54,7 @@ __all__ = [
 
 APPROVE_ROLLBACK_ANNOTATION = "modelmonitor.io/approve-rollback"
 DEFAULT_HISTORY_LIMIT = 20
-DEFAULT_CONSECUTIVE_VIOLATIONS = 1
-DEFAULT_COOLDOWN = "1h"
-DEFAULT_MAX_ROLLBACKS = 3
-DEFAULT_MAX_ROLLBACKS_WINDOW = "24h"
 SEVERITY_RANK = {"healthy": 0, "warning": 1, "critical": 2}
-
-
-class RollbackMode(StrEnum):
-    AUTOMATIC = "Automatic"
-    MANUAL = "Manual"
-    NOTIFY_ONLY = "NotifyOnly"
-
 
 class RollbackAction(StrEnum):
     """What the operator should do; only ``execute`` changes the target."""
@@ -132,87 +118,12 @@ class _Subject(TypedDict, total=False):
     dry_run: bool
 
 
-@dataclass(frozen=True)
-class _Policy:
-    enabled: bool
-    mode: RollbackMode
-    min_severity: str
-    rules: tuple[str, ...]
-    consecutive_violations: int
-    cooldown: timedelta
-    max_rollbacks: int
-    max_rollbacks_window: timedelta
-    dry_run: bool
-
-
-class _InvalidPolicy(ValueError):
-    pass
-
-
-def _policy_of_model(spec: RollbackSpec) -> _Policy:
-    return _Policy(
-        enabled=spec.enabled,
-        mode=RollbackMode(spec.mode),
-        min_severity=spec.min_severity,
-        rules=tuple(spec.rules),
-        consecutive_violations=spec.consecutive_violations,
-        cooldown=spec.cooldown,
-        max_rollbacks=spec.max_rollbacks.count,
-        max_rollbacks_window=spec.max_rollbacks.window,
-        dry_run=spec.dry_run,
-    )
-
-
-def _read_policy(spec: RollbackSpec | Mapping[str, Any]) -> _Policy:
-    if isinstance(spec, RollbackSpec):
-        return _policy_of_model(spec)
-    prefix = "spec.rollback"
-    mode_text = str(spec.get("mode", RollbackMode.AUTOMATIC.value))
-    try:
-        mode = RollbackMode(mode_text)
-    except ValueError:
-        raise _InvalidPolicy(
-            f"{prefix}.mode must be one of Automatic, Manual, NotifyOnly (got {mode_text!r})"
-        ) from None
-    min_severity = str(spec.get("minSeverity", "critical"))
-    if min_severity not in ("critical", "warning"):
-        raise _InvalidPolicy(f"{prefix}.minSeverity must be critical or warning (got {min_severity!r})")
-    rules = spec.get("rules") or []
-    if not isinstance(rules, list) or not all(isinstance(rule, str) and rule for rule in rules):
-        raise _InvalidPolicy(f"{prefix}.rules must be a list of rule names such as metric:accuracy")
-    consecutive = spec.get("consecutiveViolations", DEFAULT_CONSECUTIVE_VIOLATIONS)
-    if not isinstance(consecutive, int) or isinstance(consecutive, bool) or consecutive < 1:
-        raise _InvalidPolicy(f"{prefix}.consecutiveViolations must be an integer of at least 1")
-    limits = spec.get("maxRollbacks") or {}
-    count = limits.get("count", DEFAULT_MAX_ROLLBACKS)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise _InvalidPolicy(f"{prefix}.maxRollbacks.count must be an integer of at least 1")
-    try:
-        cooldown = parse_duration(spec.get("cooldown", DEFAULT_COOLDOWN), field=f"{prefix}.cooldown")
-        window = parse_duration(
-            limits.get("window", DEFAULT_MAX_ROLLBACKS_WINDOW), field=f"{prefix}.maxRollbacks.window"
-        )
-    except SpecError as error:
-        raise _InvalidPolicy(str(error)) from None
-    return _Policy(
-        enabled=bool(spec.get("enabled", False)),
-        mode=mode,
-        min_severity=min_severity,
-        rules=tuple(rules),
-        consecutive_violations=consecutive,
-        cooldown=cooldown,
-        max_rollbacks=count,
-        max_rollbacks_window=window,
-        dry_run=bool(spec.get("dryRun", False)),
-    )
-
-
 def violated_rules(summary: Mapping[str, Any]) -> list[str]:
     """The rule names an evaluation summary reports as violated (``metric:f1``, ``drift:dataset``...)."""
     return [str(item["rule"]) for item in summary.get("violations") or [] if item.get("rule")]
 
 
-def _is_violation(policy: _Policy, verdict: str, rules: Sequence[str]) -> bool:
+def _is_violation(policy: RollbackSpec, verdict: str, rules: Sequence[str]) -> bool:
     if policy.rules:
         return any(fnmatchcase(rule, pattern) for rule in rules for pattern in policy.rules)
     return SEVERITY_RANK.get(verdict, 0) >= SEVERITY_RANK[policy.min_severity]
@@ -230,7 +141,7 @@ def _last_rollback_at(history: Sequence[Mapping[str, Any]], *, dry_run: bool, ap
 
 
 def _consecutive_violations(
-    policy: _Policy, versions: Sequence[Mapping[str, Any]], version: str, since: datetime | None
+    policy: RollbackSpec, versions: Sequence[Mapping[str, Any]], version: str, since: datetime | None
 ) -> int:
     count = 0
     for moment, evaluated_version, record in reversed(evaluation_timeline(versions)):
@@ -244,7 +155,7 @@ def _consecutive_violations(
     return count
 
 
-def _describe_trigger(policy: _Policy) -> str:
+def _describe_trigger(policy: RollbackSpec) -> str:
     if policy.rules:
         return f"violations of {', '.join(policy.rules)}"
     return "critical evaluations" if policy.min_severity == "critical" else "warning-or-worse evaluations"
@@ -268,7 +179,7 @@ def _candidate_problem(
 
 
 def decide_rollback(
-    rollback_spec: RollbackSpec | Mapping[str, Any] | None,
+    policy: RollbackSpec,
     status: Mapping[str, Any],
     summary: Mapping[str, Any] | None,
     target_state: TargetState,
@@ -279,17 +190,13 @@ def decide_rollback(
 ) -> RollbackDecision:
     """Decide what to do about rollback after an evaluation (``summary``) or an annotation change (None).
 
-    ``rollback_spec`` is the parsed ``MonitorSpec.rollback`` or the raw ``spec.rollback`` mapping.
+    ``policy`` is the monitor's ``MonitorSpec.rollback`` (from ``parse_spec``: its defaults are the CRD's).
 
     ``status["versions"]`` must already include the evaluation in ``summary`` (call
     :func:`modelmonitor.reconcile.versions.record_evaluation` first). ``evaluated_version`` is the version the
     evaluation measured, when it differs from ``summary["modelVersion"]`` (the version read from the target
     when the evaluation started).
     """
-    try:
-        policy = _read_policy(rollback_spec or {})
-    except _InvalidPolicy as error:
-        return RollbackDecision(RollbackAction.REFUSE, "InvalidRollbackSpec", str(error))
     rollback_status: Mapping[str, Any] = status.get("rollback") or {}
     proposal: Mapping[str, Any] | None = rollback_status.get("proposal") or None
     history: Sequence[Mapping[str, Any]] = rollback_status.get("history") or []
@@ -302,7 +209,7 @@ def decide_rollback(
         )
 
     approval = annotations.get(APPROVE_ROLLBACK_ANNOTATION)
-    if policy.mode is RollbackMode.MANUAL and approval is not None:
+    if policy.mode == "Manual" and approval is not None:
         return _decide_on_approval(policy, approval.strip(), proposal, versions, target_state)
 
     if summary is None:
@@ -360,13 +267,13 @@ def decide_rollback(
         f"version {candidate} was the last healthy one"
     )
 
-    if policy.mode is RollbackMode.NOTIFY_ONLY:
+    if policy.mode == "NotifyOnly":
         return RollbackDecision(
             RollbackAction.NOTIFY, "RollbackRecommended",
             f"{sentence}: rolling {target_state.description} back to {candidate} is recommended "
             "(mode NotifyOnly: nothing was changed)", **decided,
         )
-    if policy.mode is RollbackMode.MANUAL:
+    if policy.mode == "Manual":
         repeated = (
             proposal is not None
             and proposal.get("fromVersion") == version
@@ -415,7 +322,7 @@ def _target_problem(target: TargetState, version: str, base: _Subject) -> Rollba
 
 
 def _rate_limit(
-    policy: _Policy, history: Sequence[Mapping[str, Any]], now: datetime, decided: _Subject
+    policy: RollbackSpec, history: Sequence[Mapping[str, Any]], now: datetime, decided: _Subject
 ) -> RollbackDecision | None:
     kind = "dry runs" if policy.dry_run else "rollbacks"
     last = _last_rollback_at(history, dry_run=policy.dry_run, applied_only=False)
@@ -425,7 +332,7 @@ def _rate_limit(
             f"the last of the {kind} was at {format_timestamp(last)}; spec.rollback.cooldown allows the "
             f"next one from {format_timestamp(last + policy.cooldown)}", **decided,
         )
-    window_start = now - policy.max_rollbacks_window
+    window_start = now - policy.max_rollbacks.window
     recent = [
         entry
         for entry in history
@@ -433,17 +340,17 @@ def _rate_limit(
         and bool(entry.get("dryRun", False)) == policy.dry_run
         and parse_timestamp(str(entry["at"])) > window_start
     ]
-    if len(recent) >= policy.max_rollbacks:
+    if len(recent) >= policy.max_rollbacks.count:
         return RollbackDecision(
             RollbackAction.REFUSE, "MaxRollbacksReached",
             f"{len(recent)} {kind} since {format_timestamp(window_start)} reach spec.rollback.maxRollbacks "
-            f"(count {policy.max_rollbacks}); a person must look at this model", **decided,
+            f"(count {policy.max_rollbacks.count}); a person must look at this model", **decided,
         )
     return None
 
 
 def _decide_on_approval(
-    policy: _Policy,
+    policy: RollbackSpec,
     approval: str,
     proposal: Mapping[str, Any] | None,
     versions: Sequence[Mapping[str, Any]],

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmonitor import faults
+from modelmonitor.api import parse_spec
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor
@@ -132,7 +133,7 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         metric_names = [str(metric.get("name")) for metric in spec.get("metrics") or []]
         patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)
         # The alerts this evaluation calls for are queued in the same write as the evaluation itself.
-        plan = plan_alerts_for_monitor(monitor, status.get("alerts"), summary, now)
+        plan = plan_alerts_for_monitor(monitor, parse_spec(spec), status.get("alerts"), summary, now)
         patch["alerts"] = plan.new_state
         record.deliveries, record.warnings = plan.deliveries, plan.warnings
         try:

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmonitor.alerts.notification import Notification, NotificationKind, make_dedup_key
+from modelmonitor.api import parse_spec
 from modelmonitor.kube.errors import Conflict
 from modelmonitor.kube.store import KubeStore
-from modelmonitor.reconcile.alert_policy import Delivery, parse_channel_targets, plan_notification
+from modelmonitor.reconcile.alert_policy import Delivery, plan_notification
 from modelmonitor.reconcile.rollback_policy import RollbackAction, RollbackDecision, decide_rollback, record_rollback
 from modelmonitor.reconcile.status import replacing_patch, set_condition
 from modelmonitor.reconcile.versions import format_timestamp
@@ -78,9 +79,10 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     if not enabled(monitor):
         return None
     spec = monitor["spec"]
+    parsed = parse_spec(spec)  # the policy and the channels read the typed spec (defaults from the CRD)
     state, observed = inspect_target(api_client, spec["rollback"]["target"], namespace)
     annotations = monitor["metadata"].get("annotations") or {}
-    decision = decide_rollback(spec["rollback"], monitor.get("status") or {}, summary, state, annotations, now)
+    decision = decide_rollback(parsed.rollback, monitor.get("status") or {}, summary, state, annotations, now)
     if decision.action is RollbackAction.NONE and not decision.remove_approval_annotation:
         return RollbackOutcome(decision)
     if decision.action is RollbackAction.WAIT:  # recorded in status.rollback.lastDecision, not announced
@@ -108,8 +110,8 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
                 else f"rolled back from {decision.from_version} to {decision.to_version}: {decision.message}",
                 generation, now)
         if decision.action in ANNOUNCED and not decision.repeated:
-            channels = parse_channel_targets(((spec.get("alerts") or {}).get("channels")) or [])
-            plan = plan_notification(status.get("alerts"), _notification(monitor, decision, now), channels, now)
+            plan = plan_notification(status.get("alerts"), _notification(monitor, decision, now),
+                                     parsed.alerts.channels, now)
             status_patch["alerts"] = plan.new_state
             outcome.deliveries = plan.deliveries
         try:

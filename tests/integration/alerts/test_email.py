@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from modelmonitor.alerts import ChannelSettings, DeliveryResult, build_channel
+from modelmonitor.api import AlertChannel, AlertPolicy, parse_part
 from modelmonitor.reconcile.alert_policy import (
     MonitorIdentity,
     channel_failing,
     due_retries,
-    parse_channel_targets,
-    parse_policy,
     plan_alerts,
     record_delivery,
 )
@@ -112,8 +111,8 @@ def test_a_relay_that_is_down_fails_cleanly_stays_pending_and_the_alert_is_sent_
 ) -> None:
     secrets = {"smtp": smtp_sink.secret_data()}
     channel = build_channel(CHANNEL_SPEC, secrets, SETTINGS)
-    policy = parse_policy({"consecutiveViolations": 1})
-    targets = parse_channel_targets([CHANNEL_SPEC])
+    policy = parse_part(AlertPolicy, {"consecutiveViolations": 1}, "spec.alerts.policy")
+    targets = [parse_part(AlertChannel, CHANNEL_SPEC, "spec.alerts.channels[0]")]
     monitor = MonitorIdentity(namespace="risk", name="credit-scoring", model_name="credit-scoring")
     summary = {
         "runId": "run-1",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelmonitor.alerts import ChannelSettings, RetryPolicy, build_channel
+from modelmonitor.api import parse_spec
 from modelmonitor.reconcile.alert_policy import (
     AlertPlan,
     channel_failing,
@@ -23,7 +24,9 @@ def monitor() -> dict[str, Any]:
     return {
         "metadata": {"namespace": "risk", "name": "credit-scoring"},
         "spec": {
-            "model": {"name": "credit-scoring", "version": "7"},
+            "model": {"name": "credit-scoring", "version": "7", "task": "binary-classification"},
+            "data": {"reference": {"uri": "s3://ml/reference/"}, "current": {"uri": "s3://ml/current/"}},
+            "drift": {},
             "alerts": {
                 "channels": [{"name": "pager", "type": "webhook", "urlSecret": "pd", "format": "pagerduty"}],
                 "policy": {"consecutiveViolations": 2, "repeatInterval": "6h", "sendResolved": True},
@@ -56,7 +59,8 @@ def test_trigger_once_then_resolve_once_through_the_policy(http_recorder: HttpRe
     runs = [("run-1", True), ("run-2", True), ("run-3", True), ("run-3", True), ("run-4", False)]
     for hour, (run, violating) in enumerate(runs):
         now = START + timedelta(hours=hour)
-        state = deliver(plan_alerts_for_monitor(body, state, summary(run, violating), now), http_recorder, now)
+        plan = plan_alerts_for_monitor(body, parse_spec(body["spec"]), state, summary(run, violating), now)
+        state = deliver(plan, http_recorder, now)
 
     events = [request.json() for request in http_recorder.requests_to("/v2/enqueue")]
     assert [event["event_action"] for event in events] == ["trigger", "resolve"]
@@ -69,7 +73,8 @@ def test_an_endpoint_that_is_down_keeps_the_trigger_pending_until_it_answers(htt
     http_recorder.script("/v2/enqueue", [503, 503, 202])
     body = monitor()
     body["spec"]["alerts"]["policy"] = {"consecutiveViolations": 1}
-    state = deliver(plan_alerts_for_monitor(body, {}, summary("run-1", True), START), http_recorder, START)
+    plan = plan_alerts_for_monitor(body, parse_spec(body["spec"]), {}, summary("run-1", True), START)
+    state = deliver(plan, http_recorder, START)
     assert channel_failing(state) == ["pager"] and len(state["pending"]) == 1
     assert "ROUTINGKEY" not in json.dumps(state)
 

@@ -18,6 +18,7 @@ import kubernetes
 import pytest
 import yaml
 
+from modelmonitor.api import RollbackSpec, parse_part
 from modelmonitor.reconcile.rollback_policy import RollbackAction, TargetState, decide_rollback
 from modelmonitor.reconcile.versions import VersionRecord, record_evaluation
 from modelmonitor.rollback import (
@@ -138,7 +139,8 @@ def test_deployment_is_rolled_back_to_the_last_healthy_version(
     assert settled_state(api_client, target, namespace).current_version == "1"
 
     deploy(api_client, namespace, "2")
-    spec = {"enabled": True, "mode": "Automatic", "consecutiveViolations": 2, "target": target}
+    raw = {"enabled": True, "mode": "Automatic", "consecutiveViolations": 2, "target": target}
+    spec = parse_part(RollbackSpec, raw, "spec.rollback")
     decision = None
     for run in (2, 3):
         now += timedelta(hours=1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from modelmonitor.reconcile.alert_policy import ChannelTarget, MonitorIdentity, Policy, plan_alerts
+from modelmonitor.api import AlertChannel, AlertPolicy
+from modelmonitor.reconcile.alert_policy import MonitorIdentity, plan_alerts
 from modelmonitor.reconcile.rollback_policy import RollbackAction, RollbackDecision, record_rollback
 from modelmonitor.reconcile.status import apply_evaluation, replacing_patch
 
@@ -51,7 +52,8 @@ def test_new_nested_objects_and_lists_are_written_whole() -> None:
 
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
-CHANNELS = [ChannelTarget("mail")]
+CHANNELS = [AlertChannel(name="mail", type="webhook")]
+POLICY = AlertPolicy()
 IDENTITY = MonitorIdentity("ns", "m", "model")
 
 
@@ -64,12 +66,12 @@ def _summary(run: str, violating: bool) -> dict[str, Any]:
 def test_a_resolved_problem_leaves_status_alerts_as_read_back() -> None:
     status: dict[str, Any] = {}
     for run, violating in (("e1", True), ("e2", False)):
-        plan = plan_alerts(status.get("alerts"), _summary(run, violating), Policy(), CHANNELS, NOW, monitor=IDENTITY)
+        plan = plan_alerts(status.get("alerts"), _summary(run, violating), POLICY, CHANNELS, NOW, monitor=IDENTITY)
         status = write(status, {"alerts": plan.new_state})
     assert "violations" not in status["alerts"]["problems"]
     # a third, healthy evaluation plans nothing new (no second RESOLVED)
     before = len(status["alerts"]["pending"])
-    plan = plan_alerts(status["alerts"], _summary("e3", False), Policy(), CHANNELS, NOW, monitor=IDENTITY)
+    plan = plan_alerts(status["alerts"], _summary("e3", False), POLICY, CHANNELS, NOW, monitor=IDENTITY)
     assert len(plan.new_state["pending"]) == before
 
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from modelmonitor.api import SpecError, parse_part
 from modelmonitor.api.model import RollbackSpec
 from modelmonitor.reconcile.rollback_policy import (
     APPROVE_ROLLBACK_ANNOTATION,
@@ -44,7 +45,7 @@ class Monitor:
     """A monitor's status driven through evaluations, the way the operator will drive it."""
 
     def __init__(self, rollback_spec: dict[str, Any]) -> None:
-        self.spec = rollback_spec
+        self.spec = parse_part(RollbackSpec, rollback_spec, "spec.rollback")
         self.versions: list[VersionRecord] = []
         self.rollback: dict[str, Any] = {}
         self.clock = 0.0
@@ -157,7 +158,7 @@ class TestAutomatic:
         monitor, executed = healthy_then(AUTOMATIC, "critical", "critical")
         assert executed.action is RollbackAction.EXECUTE
         again = decide_rollback(
-            AUTOMATIC, monitor.status, summary("2", "critical", "run-3"), SETTLED_ON_2, {}, monitor.now
+            monitor.spec, monitor.status, summary("2", "critical", "run-3"), SETTLED_ON_2, {}, monitor.now
         )
         assert (again.action, again.reason) == (RollbackAction.NONE, "AlreadyDecided")
 
@@ -212,10 +213,13 @@ class TestSafety:
             ({"maxRollbacks": {"count": 1, "window": "1w"}}, "spec.rollback.maxRollbacks.window"),
         ],
     )
-    def test_an_invalid_spec_is_refused_naming_the_field(self, spec: dict[str, Any], field: str) -> None:
-        _, decision = healthy_then({**AUTOMATIC, **spec}, "critical", "critical")
-        assert (decision.action, decision.reason) == (RollbackAction.REFUSE, "InvalidRollbackSpec")
-        assert field in decision.message
+    def test_an_invalid_spec_is_refused_by_the_spec_parser_naming_the_field(
+        self, spec: dict[str, Any], field: str
+    ) -> None:
+        """The policy reads only the parsed spec: a bad value never reaches it (parse_spec names the field)."""
+        with pytest.raises(SpecError) as refused:
+            parse_part(RollbackSpec, {**AUTOMATIC, **spec}, "spec.rollback")
+        assert refused.value.field == field
 
 
 class TestRateLimits:
@@ -266,7 +270,7 @@ class TestDryRun:
 
     def test_a_dry_run_does_not_restart_the_count_or_block_a_real_rollback(self) -> None:
         monitor, _ = healthy_then({**AUTOMATIC, "dryRun": True}, "critical", "critical")
-        monitor.spec = {**AUTOMATIC, "dryRun": False}
+        monitor.spec = parse_part(RollbackSpec, {**AUTOMATIC, "dryRun": False}, "spec.rollback")
         assert monitor.evaluate("2", "critical").action is RollbackAction.EXECUTE
 
 

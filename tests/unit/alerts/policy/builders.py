@@ -5,11 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelmonitor.reconcile.alert_policy import ChannelTarget, MonitorIdentity
+from modelmonitor.api import AlertChannel, AlertPolicy, parse_part
+from modelmonitor.reconcile.alert_policy import MonitorIdentity
 
 START = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 MONITOR = MonitorIdentity(namespace="risk", name="credit-scoring", model_name="credit-scoring", model_version="7")
-CHANNELS = [ChannelTarget(name="mail"), ChannelTarget(name="pager", min_severity="critical")]
+CHANNELS = [
+    AlertChannel(name="mail", type="webhook"),
+    AlertChannel(name="pager", type="webhook", min_severity="critical"),
+]
+
+
+def policy_of(raw: dict[str, Any] | None = None) -> AlertPolicy:
+    """``spec.alerts.policy`` as the spec parser reads it (the CRD's defaults)."""
+    return parse_part(AlertPolicy, raw or {}, "spec.alerts.policy")
+
+
+def channels_of(raw: list[dict[str, Any]]) -> list[AlertChannel]:
+    """``spec.alerts.channels`` as the spec parser reads them."""
+    return [parse_part(AlertChannel, item, f"spec.alerts.channels[{index}]") for index, item in enumerate(raw)]
 
 
 def at(hours: float) -> datetime:

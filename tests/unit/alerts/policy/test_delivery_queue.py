@@ -12,16 +12,15 @@ from modelmonitor.reconcile.alert_policy import (
     describe_delivery,
     due_retries,
     next_retry_at,
-    parse_policy,
     plan_alerts,
     plan_notification,
     record_delivery,
 )
-from tests.unit.alerts.policy.builders import CHANNELS, MONITOR, START, at, summary, violation
+from tests.unit.alerts.policy.builders import CHANNELS, MONITOR, START, at, policy_of, summary, violation
 
 
 def test_the_same_evaluation_never_alerts_twice_and_a_restart_resends_only_what_was_not_delivered() -> None:
-    policy = parse_policy({})
+    policy = policy_of({})
     critical = summary("run-1", violation("metric:accuracy", "critical"))
     plan = plan_alerts(None, critical, policy, CHANNELS, at(0), monitor=MONITOR)
     assert [d.channel for d in plan.deliveries] == ["mail", "pager"]
@@ -42,7 +41,7 @@ def test_the_same_evaluation_never_alerts_twice_and_a_restart_resends_only_what_
 
 
 def test_an_older_evaluation_processed_late_is_recognised_as_processed() -> None:
-    policy = parse_policy({})
+    policy = policy_of({})
     state = plan_alerts(None, summary("run-1", violation()), policy, CHANNELS, at(0), monitor=MONITOR).new_state
     state = plan_alerts(state, summary("run-2"), policy, CHANNELS, at(1), monitor=MONITOR).new_state
     state["pending"] = []
@@ -50,7 +49,7 @@ def test_an_older_evaluation_processed_late_is_recognised_as_processed() -> None
 
 
 def test_a_failed_delivery_stays_pending_backs_off_marks_the_channel_failing_and_is_retried() -> None:
-    policy = parse_policy({})
+    policy = policy_of({})
     plan = plan_alerts(None, summary("run-1", violation()), policy, CHANNELS, at(0), monitor=MONITOR)
     (delivery,) = plan.deliveries
     schedule = RetrySchedule(base=timedelta(minutes=1), maximum=timedelta(minutes=3), max_attempts=10)
@@ -80,7 +79,7 @@ def test_a_failed_delivery_stays_pending_backs_off_marks_the_channel_failing_and
 
 
 def test_a_permanent_failure_or_too_many_attempts_gives_up_but_the_channel_stays_failing() -> None:
-    policy = parse_policy({})
+    policy = policy_of({})
     plan = plan_alerts(None, summary("run-1", violation()), policy, CHANNELS, at(0), monitor=MONITOR)
     rejected = DeliveryResult.failure("mail", "channel 'mail': SMTP server refused the login", retryable=False)
     state = record_delivery(plan.new_state, plan.deliveries[0], rejected, at(0))
@@ -97,7 +96,7 @@ def test_a_permanent_failure_or_too_many_attempts_gives_up_but_the_channel_stays
 
 
 def test_record_delivery_does_not_mutate_its_input_and_recording_twice_is_harmless() -> None:
-    plan = plan_alerts(None, summary("run-1", violation()), parse_policy({}), CHANNELS, at(0), monitor=MONITOR)
+    plan = plan_alerts(None, summary("run-1", violation()), policy_of({}), CHANNELS, at(0), monitor=MONITOR)
     before = json.dumps(plan.new_state, sort_keys=True)
     once = record_delivery(plan.new_state, plan.deliveries[0], DeliveryResult.success("mail"), at(0))
     twice = record_delivery(once, plan.deliveries[0], DeliveryResult.success("mail"), at(0))
@@ -125,7 +124,7 @@ def test_a_rollback_notice_is_queued_once_per_channel() -> None:
 
 
 def test_events_describe_each_delivery_without_secrets() -> None:
-    plan = plan_alerts(None, summary("run-1", violation()), parse_policy({}), CHANNELS, at(0), monitor=MONITOR)
+    plan = plan_alerts(None, summary("run-1", violation()), policy_of({}), CHANNELS, at(0), monitor=MONITOR)
     (delivery,) = plan.deliveries
     assert describe_delivery(delivery, DeliveryResult.success("mail")) == (
         "AlertSent",

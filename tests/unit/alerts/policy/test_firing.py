@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelmonitor.api import AlertPolicy
 from modelmonitor.reconcile.alert_policy import (
     AlertPlan,
-    Policy,
-    parse_channel_targets,
-    parse_policy,
     plan_alerts,
 )
-from tests.unit.alerts.policy.builders import CHANNELS, MONITOR, at, summary, violation
+from tests.unit.alerts.policy.builders import CHANNELS, MONITOR, at, channels_of, policy_of, summary, violation
 
 
-def run(state: dict[str, Any] | None, summary_: dict[str, Any], policy: Policy, hours: float) -> AlertPlan:
+def run(state: dict[str, Any] | None, summary_: dict[str, Any], policy: AlertPolicy, hours: float) -> AlertPlan:
     return plan_alerts(state, summary_, policy, CHANNELS, at(hours), monitor=MONITOR)
 
 
@@ -30,7 +28,7 @@ def deliver_all(plan: AlertPlan) -> dict[str, Any]:
 
 
 def test_two_consecutive_violations_give_exactly_one_alert_then_none_within_repeat_then_one_resolved() -> None:
-    policy = parse_policy({"consecutiveViolations": 2, "repeatInterval": "6h", "sendResolved": True})
+    policy = policy_of({"consecutiveViolations": 2, "repeatInterval": "6h", "sendResolved": True})
 
     first = run(None, summary("run-1", violation()), policy, 0)
     assert first.deliveries == []
@@ -55,7 +53,7 @@ def test_two_consecutive_violations_give_exactly_one_alert_then_none_within_repe
 
 
 def test_a_problem_that_lasts_repeats_once_per_repeat_interval() -> None:
-    policy = parse_policy({"repeatInterval": "6h"})
+    policy = policy_of({"repeatInterval": "6h"})
     state = deliver_all(run(None, summary("run-1", violation()), policy, 0))
     sent_at: list[float] = []
     for index, hour in enumerate([1, 5, 6, 7, 11.5, 12], start=2):
@@ -67,7 +65,7 @@ def test_a_problem_that_lasts_repeats_once_per_repeat_interval() -> None:
 
 
 def test_one_message_per_evaluation_groups_all_its_violations_and_takes_the_highest_severity() -> None:
-    policy = parse_policy({})
+    policy = policy_of({})
     plan = run(
         None,
         summary("run-1", violation("metric:f1"), violation("drift:age", "critical"), violation("drift:dataset")),
@@ -83,7 +81,7 @@ def test_one_message_per_evaluation_groups_all_its_violations_and_takes_the_high
 
 
 def test_min_severity_keeps_warnings_from_a_critical_only_channel_until_the_problem_escalates() -> None:
-    policy = parse_policy({"repeatInterval": "6h"})
+    policy = policy_of({"repeatInterval": "6h"})
     warning = run(None, summary("run-1", violation()), policy, 0)
     assert kinds(warning) == [("mail", "firing")]
 
@@ -95,7 +93,7 @@ def test_min_severity_keeps_warnings_from_a_critical_only_channel_until_the_prob
 
 
 def test_m_of_n_fires_on_the_mth_violation_within_the_last_n_and_resolves_below_m() -> None:
-    policy = parse_policy({"consecutiveViolations": 5, "mOfN": {"violations": 2, "evaluations": 3}})
+    policy = policy_of({"mOfN": {"violations": 2, "evaluations": 3}})  # alone: the CRD refuses it with the other
     plans = []
     state: dict[str, Any] | None = None
     # the 2nd violation within 3 fires; it stays firing while 2 of the last 3 violate, then resolves
@@ -108,7 +106,7 @@ def test_m_of_n_fires_on_the_mth_violation_within_the_last_n_and_resolves_below_
 
 
 def test_without_send_resolved_recovery_is_silent_but_clears_the_problem() -> None:
-    policy = parse_policy({"sendResolved": False})
+    policy = policy_of({"sendResolved": False})
     state = deliver_all(run(None, summary("run-1", violation()), policy, 0))
     recovered = run(state, summary("run-2"), policy, 1)
     assert recovered.deliveries == []
@@ -116,9 +114,12 @@ def test_without_send_resolved_recovery_is_silent_but_clears_the_problem() -> No
 
 
 def test_a_channel_can_override_repeat_interval_and_send_resolved() -> None:
-    policy = parse_policy({"repeatInterval": "6h"})
-    channels = parse_channel_targets(
-        [{"name": "mail"}, {"name": "chat", "policy": {"repeatInterval": "1h", "sendResolved": False}}]
+    policy = policy_of({"repeatInterval": "6h"})
+    channels = channels_of(
+        [
+            {"name": "mail", "type": "webhook"},
+            {"name": "chat", "type": "webhook", "policy": {"repeatInterval": "1h", "sendResolved": False}},
+        ]
     )
     state = plan_alerts(None, summary("run-1", violation()), policy, channels, at(0), monitor=MONITOR).new_state
     state["pending"] = []

@@ -13,8 +13,10 @@ from modelmonitor.alerts.render import (
     gsm7_length,
     html_body,
     pagerduty_payload,
+    slack_payload,
     sms_text,
     subject,
+    teams_payload,
 )
 
 
@@ -124,3 +126,23 @@ def test_dedup_keys_stay_within_pagerduty_limits_and_stable() -> None:
     key = make_dedup_key("n" * 63, "m" * 253, "violations")
     assert len(key) <= 255 and key == make_dedup_key("n" * 63, "m" * 253, "violations")
     assert key != make_dedup_key("n" * 63, "m" * 252 + "x", "violations")
+
+
+@pytest.mark.parametrize(
+    ("version", "shown"), [("v2", "v2"), ("7", "v7"), ("1.4", "v1.4"), ("2024-06-01", "2024-06-01"), ("V3", "V3")]
+)
+def test_a_version_is_shown_as_given_never_with_a_second_v(version: str, shown: str) -> None:
+    """A version named v2 reads v2 (it read vv2): subject, SMS, Slack and Teams alike; only bare numbers get a v."""
+    named = notification(model_version=version)
+    assert subject(named) == f"[CRITICAL] risk/credit-scoring {shown}: 2 violations"
+    assert f"credit-scoring {shown}: " in sms_text(named)
+    texts = [subject(named), sms_text(named), str(slack_payload(named)), str(teams_payload(named))]
+    assert not any(f"v{version}" in text for text in texts if not version[0].isdigit())
+    assert f"*Model:* credit-scoring {shown}" in str(slack_payload(named))
+
+
+def test_the_report_title_shows_the_version_as_given() -> None:
+    from modelmonitor.evaluator.report import render_report
+
+    page = render_report({"verdict": "healthy", "model": {"name": "fraud"}, "modelVersion": "v2"})
+    assert "<title>fraud v2 — healthy</title>" in page and "vv2" not in page
