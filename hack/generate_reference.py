@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "reference.md"
 sys.path.insert(0, str(ROOT / "operator"))
 
+from modelmonitor.api.rules import schema_rules  # noqa: E402
 from modelmonitor.api.schema import monitor_schema  # noqa: E402
 
 HEADER = """\
@@ -32,10 +33,14 @@ HEADER = """\
 Every field of the `ModelMonitor` resource, as the API server validates it (the same schema is rendered into
 `crds/modelmonitors.yaml`). Defaults are applied by the API server when the field is absent; *required* fields
 must be set. Paths use `[]` for the items of a list and `{}` for the values of a map. Rules are CEL
-validations, shown with the message `kubectl apply` prints when they fail. Durations are written like `30m`,
-`6h` or `1d`. For what the statistics mean and how they are computed, see the README's "How metrics and drift
-are computed"; for the evaluator's summary and result documents, [contracts.md](contracts.md) and the
-evaluator's README.
+validations, shown with the field they point at and the message `kubectl apply` prints when they fail: every
+rule the API server enforces beyond a field's own type and constraints is listed under "Validation rules".
+`kubectl apply` also refuses a field the schema does not know. `modelmonitor evaluate --config` checks a
+config file the same way (the same schema and the same CEL rules, evaluated in Python), refuses an unknown key
+naming the closest valid one ("did you mean metrics?"), and refuses NaN and infinite numbers. Durations are
+written like `30m`, `6h` or `1d`. For what the statistics mean and how they are computed, see the README's
+"How metrics and drift are computed"; for the evaluator's summary and result documents,
+[contracts.md](contracts.md) and the evaluator's README.
 """
 
 
@@ -119,8 +124,12 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def rules_of(item: Field) -> list[str]:
-    return [f"`{item.path}`: {_cell(str(rule['message']))}" for rule in item.schema.get("x-kubernetes-validations", ())]
+def rules_of(schema: Mapping[str, Any], path: str) -> list[str]:
+    """Every CEL rule under ``schema`` (list items included), with the field its refusal points at."""
+    return [
+        f"`{node}{rule.get('fieldPath', '')}`: {_cell(str(rule['message']))}"
+        for node, rule in schema_rules(dict(schema), path)
+    ]
 
 
 def render() -> str:
@@ -133,14 +142,10 @@ def render() -> str:
             lines.append("Written only by the operator, through the status subresource.\n")
         sections = [top, *(f"{top}.{name}" for name in schema["properties"][top]["properties"])]
         fields = list(walk(schema["properties"][top], top))
-        rules: list[str] = []
-        for section in sections:
+        rules = rules_of(schema["properties"][top], top)
+        for section in sections[1:]:
             members = [item for item in fields if item.path == section or
-                       (section != top and item.path.startswith((f"{section}.", f"{section}[]", f"{section}{{}}")))]
-            if section == top:
-                members = [fields[0]]
-                rules.extend(rules_of(fields[0]))
-                continue
+                       item.path.startswith((f"{section}.", f"{section}[]", f"{section}{{}}"))]
             lines.append(f"### `{section}`\n")
             lines.append("| field | type | default | constraints | description |")
             lines.append("|---|---|---|---|---|")
@@ -150,7 +155,6 @@ def render() -> str:
                     f"| `{item.path}` | {type_of(item.schema)} | {_cell(default)} | "
                     f"{_cell('; '.join(constraints(item)))} | {_cell(str(item.schema.get('description', '')))} |"
                 )
-                rules.extend(rules_of(item))
             lines.append("")
         if rules:
             lines.append(f"### Validation rules of `{top}`\n")

@@ -70,3 +70,20 @@ def test_rendering_marks_required_and_escapes_table_cells() -> None:
     assert generator._cell("one | two\n three") == "one \\| two three"
     assert generator.type_of({"type": "array", "items": {"type": "string"}}) == "list of strings"
     assert generator.type_of({"type": "object", "additionalProperties": {"type": "string"}}) == "map of string"
+
+
+def test_every_rule_the_api_server_enforces_is_listed_with_its_field() -> None:
+    """Rules on list items too (min <= max of each metric, e-mail channels needing `to`): they were missing."""
+    from modelmonitor.api.rules import schema_rules
+
+    text = REFERENCE.read_text(encoding="utf-8")
+    rules = list(schema_rules(monitor_schema(), ""))
+    assert len(rules) >= 50
+    for node, rule in rules:
+        field = f"{node}{rule.get('fieldPath', '')}".lstrip(".")
+        if field.startswith(("spec", "status")):
+            assert f"- `{field}`: {rule['message']}" in text, (field, rule["message"])
+        else:
+            assert f"- {rule['message']}" in text, rule["message"]
+    assert "- `spec.metrics[].min`: spec.metrics min must be less than or equal to max" in text
+    assert "- `spec.alerts.channels[]`: spec.alerts.channels of type email must set to and smtpSecret" in text
