@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelmonitor.evaluator.config import EvaluationConfig, load_config_file, parse_config
 from modelmonitor.evaluator.errors import (
     EXIT_EVALUATED,
     EXIT_INTERNAL_ERROR,
     ConfigError,
     EvaluatorError,
 )
+from modelmonitor.evaluator.inputs import EvaluationInput, load_config_file, read_config_document
 from modelmonitor.evaluator.result import encode_summary, error_summary
 
 __all__ = ["main"]
@@ -105,8 +105,15 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def config_document(arguments: argparse.Namespace) -> dict[str, Any]:
-    """The config file (if any) with the local flags laid over it, in the mounted document's shape."""
+    """The config file (if any) with the local flags laid over it, in the mounted document's shape.
+
+    A config file must have the document's shape (``spec:`` at the top; ``read_config_document`` refuses it
+    otherwise). Without a file, the flags make the whole spec: the model is called ``model`` and, unless the
+    file declares rules, the spec's default drift tests run (a spec must declare metrics or drift).
+    """
     document: dict[str, Any] = load_config_file(arguments.config) if arguments.config else {}
+    if arguments.config and "spec" not in document:
+        return document  # read_config_document names what is wrong
     spec = document.setdefault("spec", {})
     if not isinstance(spec, dict):
         raise ConfigError("spec: must be an object")
@@ -118,7 +125,15 @@ def config_document(arguments: argparse.Namespace) -> dict[str, Any]:
         model["task"] = arguments.task
     if arguments.model_version:
         model["version"] = arguments.model_version
-    model.setdefault("name", "model")
+    if not arguments.config:
+        if not arguments.task:
+            raise ConfigError(
+                "--task: is required without --config (binary-classification, multiclass-classification or "
+                "regression)",
+                reason="BadArguments",
+            )
+        model.setdefault("name", "model")
+        spec.setdefault("drift", {})
     for name in ("reference", "current"):
         uri = getattr(arguments, name, None)
         if uri:
@@ -192,8 +207,8 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     run_id = arguments.run_id or _default_run_id()
     model_version: str | None = None
     try:
-        config: EvaluationConfig = parse_config(config_document(arguments))
-        model_version = config.model_version
+        config: EvaluationInput = read_config_document(config_document(arguments))
+        model_version = config.spec.model.version
         options = RunOptions(
             run_id=run_id,
             as_of=_parse_as_of(arguments.as_of),
@@ -255,7 +270,7 @@ def _baseline(arguments: argparse.Namespace) -> int:
     from modelmonitor.evaluator.run import suggest_baseline
 
     try:
-        config = parse_config(config_document(arguments))
+        config = read_config_document(config_document(arguments))
         suggestions = suggest_baseline(config)
     except EvaluatorError as error:
         sys.stderr.write(f"modelmonitor baseline: {error.outcome}: {error.message}\n")

@@ -19,21 +19,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from modelmonitor.evaluator.config import ColumnMapping, EvaluationConfig, LabelSource, format_of_path
 from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
+from modelmonitor.evaluator.inputs import format_of_path
 from modelmonitor.evaluator.storage import ResolvedFiles, list_files
 
 __all__ = [
     "BATCH_ROWS",
-    "FeatureColumns",
     "FilePart",
     "LabelIndex",
     "TableSource",
     "TimeWindow",
     "load_label_index",
     "open_source",
-    "resolve_features",
-    "role_columns",
 ]
 
 BATCH_ROWS = 131_072
@@ -127,6 +124,13 @@ class TableSource:
                 ]
                 self._dataset = ds.FileSystemDataset(fragments, self.schema, file_format, files.filesystem)
         except (OSError, pa.ArrowException) as error:
+            implied = {found for found in map(format_of_path, files.paths) if found is not None}
+            if format_name is not None and implied and format_name not in implied:
+                raise DataError(
+                    f"{field_path}.format: the data under {self.uri} is read as {format_name}, but its file names "
+                    f"say {', '.join(sorted(implied))}: set {field_path}.format",
+                    reason="UnreadableData",
+                ) from None
             raise _read_failure(self.uri, error) from None
 
     @property
@@ -249,75 +253,11 @@ def window_mask(column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: st
     return pc.fill_null(mask, False)
 
 
-@dataclass(frozen=True)
-class FeatureColumns:
-    """The features the drift tests look at, split by kind."""
-
-    numerical: tuple[str, ...]
-    categorical: tuple[str, ...]
-
-    @property
-    def all(self) -> tuple[str, ...]:
-        return self.numerical + self.categorical
-
-
-def role_columns(columns: ColumnMapping) -> dict[str, str]:
-    """Config field -> column for every role column (target, prediction, scores)."""
-    roles: dict[str, str] = {}
-    if columns.target:
-        roles["spec.data.columns.target"] = columns.target
-    if columns.prediction:
-        roles["spec.data.columns.prediction"] = columns.prediction
-    if columns.score:
-        roles["spec.data.columns.score"] = columns.score
-    for label, column in columns.probabilities.items():
-        roles[f"spec.data.columns.probabilities.{label}"] = column
-    return roles
-
-
-def _is_numeric(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
-
-
-def resolve_features(config: EvaluationConfig, reference_schema: pa.Schema) -> FeatureColumns:
-    """Every reference column not a role, id, timestamp or excluded; typed by declaration or schema."""
-    columns = config.columns
-    not_features = set(role_columns(columns).values()) | set(columns.exclude)
-    for name in (config.current.timestamp_column, config.reference.timestamp_column):
-        if name:
-            not_features.add(name)
-    if config.labels is not None:
-        not_features.add(config.labels.join_on)
-    declared_categorical = set(columns.categorical)
-    declared_numerical = set(columns.numerical)
-    numerical: list[str] = []
-    categorical: list[str] = []
-    for field in reference_schema:
-        if field.name in not_features:
-            continue
-        if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
-            continue
-        if field.name in declared_categorical:
-            categorical.append(field.name)
-        elif field.name in declared_numerical:
-            if not _is_numeric(field.type):
-                raise DataError(
-                    f"spec.data.columns.numerical: column {field.name!r} has type {field.type}, not a number",
-                    reason="WrongType",
-                )
-            numerical.append(field.name)
-        elif _is_numeric(field.type):
-            numerical.append(field.name)
-        else:
-            categorical.append(field.name)
-    return FeatureColumns(numerical=tuple(numerical), categorical=tuple(categorical))
-
-
 class LabelIndex:
     """Delayed labels by id, held as a hash index so each current batch joins in one lookup."""
 
-    def __init__(self, source: LabelSource, ids: pa.Array, labels: pa.Array, rows_read: int) -> None:
-        self.source = source
+    def __init__(self, join_on: str, ids: pa.Array, labels: pa.Array, rows_read: int) -> None:
+        self.join_on = join_on
         self.rows_read = rows_read
         id_values = ids.to_pandas()
         keep = ~pd.Index(id_values).duplicated(keep="last")
@@ -331,13 +271,13 @@ class LabelIndex:
 
     def attach(self, batch: pa.RecordBatch, target_column: str) -> pa.RecordBatch:
         """Put the arrived label of each row (null where none arrived) into ``target_column``."""
-        ids = batch.column(self.source.join_on)
+        ids = batch.column(self.join_on)
         if ids.type != self._id_type:
             try:
                 ids = pc.cast(ids, self._id_type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise DataError(
-                    f"spec.data.labels.joinOn: column {self.source.join_on!r} has type {ids.type} "
+                    f"spec.data.labels.joinOn: column {self.join_on!r} has type {ids.type} "
                     "in the current "
                     f"data but {self._id_type} in the labels",
                     reason="WrongType",
@@ -352,24 +292,26 @@ class LabelIndex:
         return batch.append_column(target_column, values)
 
 
-def load_label_index(source: LabelSource, files: ResolvedFiles | None = None) -> LabelIndex:
-    """The labels under ``source.uri``, or in ``files`` when a sharded run already fixed which files they are."""
+def load_label_index(
+    uri: str, format_name: str | None, join_on: str, column: str, files: ResolvedFiles | None = None
+) -> LabelIndex:
+    """The labels under ``uri`` (``column`` by ``join_on``), or in ``files`` when a sharded run fixed them."""
     if files is None:
-        table_source = open_source(source.uri, source.format, "spec.data.labels")
+        table_source = open_source(uri, format_name, "spec.data.labels")
     else:
-        table_source = TableSource(files, source.format, "spec.data.labels")
-    table_source.require_columns({"spec.data.labels.joinOn": source.join_on, "spec.data.labels.column": source.column})
+        table_source = TableSource(files, format_name, "spec.data.labels")
+    table_source.require_columns({"spec.data.labels.joinOn": join_on, "spec.data.columns.target": column})
     id_chunks: list[pa.Array] = []
     label_chunks: list[pa.Array] = []
     rows = 0
-    for batch in table_source.batches([source.join_on, source.column]):
-        valid = pc.is_valid(batch.column(source.join_on))
+    for batch in table_source.batches([join_on, column]):
+        valid = pc.is_valid(batch.column(join_on))
         batch = batch.filter(valid)
-        id_chunks.append(batch.column(source.join_on))
-        label_chunks.append(batch.column(source.column))
+        id_chunks.append(batch.column(join_on))
+        label_chunks.append(batch.column(column))
         rows += batch.num_rows
-    id_type = table_source.schema.field(source.join_on).type
-    label_type = table_source.schema.field(source.column).type
+    id_type = table_source.schema.field(join_on).type
+    label_type = table_source.schema.field(column).type
     ids = pa.concat_arrays(id_chunks) if id_chunks else pa.array([], type=id_type)
     labels = pa.concat_arrays(label_chunks) if label_chunks else pa.array([], type=label_type)
-    return LabelIndex(source, ids, labels, rows)
+    return LabelIndex(join_on, ids, labels, rows)

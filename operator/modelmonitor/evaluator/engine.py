@@ -15,7 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from modelmonitor.evaluator.config import EvaluationConfig
+from modelmonitor.api.metrics import MODEL_BASED_TESTS
+from modelmonitor.evaluator.inputs import EvaluationInput
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.baseline import build_reference_profile
 from modelmonitor.evaluator.stats.drift import DriftSettings
@@ -38,48 +39,36 @@ __all__ = [
 BatchFactory = Callable[[], Iterator[pa.RecordBatch]]
 
 
-def roles_for(config: EvaluationConfig, reference_schema: pa.Schema) -> ColumnRoles:
-    columns = config.columns
+def roles_for(config: EvaluationInput, reference_schema: pa.Schema) -> ColumnRoles:
+    data = config.spec.data
+    columns = data.columns
+    drift = config.spec.drift
     return ColumnRoles(
         target=columns.target if columns.target in reference_schema.names else None,
         prediction=columns.prediction,
         score=columns.score,
-        class_scores=dict(columns.probabilities),
-        categorical=columns.categorical,
-        features=config.drift.features,
-        exclude=columns.exclude,
-        id_columns=(config.labels.join_on,) if config.labels is not None else (),
-        timestamp_column=config.current.timestamp_column,
+        categorical=tuple(columns.categorical),
+        features=tuple(drift.features) if drift is not None else (),
+        exclude=tuple(columns.exclude),
+        id_columns=(data.labels.join_on,) if data.labels is not None else (),
+        timestamp_column=data.current.timestamp_column,
     )
 
 
-def drift_settings(config: EvaluationConfig) -> DriftSettings:
-    drift = config.drift
-    return DriftSettings(
-        tests=drift.tests,
-        p_value=drift.p_value,
-        psi_warning=drift.psi_warning,
-        psi_critical=drift.psi_critical,
-        wasserstein_threshold=drift.wasserstein,
-        jensen_shannon_threshold=drift.jensen_shannon,
-        minimum_sample_size=drift.min_sample_size,
-        correction=drift.correction,  # type: ignore[arg-type]
-        dataset_drift_share=drift.dataset_drift_share,
-    )
+def drift_settings(config: EvaluationInput) -> DriftSettings:
+    """The engine's settings from ``spec.drift``; a monitor without it runs no drift test (``tests`` empty)."""
+    return DriftSettings.from_drift_spec(config.spec.drift)
 
 
-def build_profile(factory: BatchFactory, roles: ColumnRoles, config: EvaluationConfig) -> ReferenceProfile:
-    return build_reference_profile(factory, roles, config.task)  # type: ignore[arg-type]
+def build_profile(factory: BatchFactory, roles: ColumnRoles, config: EvaluationInput) -> ReferenceProfile:
+    return build_reference_profile(factory, roles, config.spec.model.task)
 
 
 def profile_rows(profile: ReferenceProfile) -> int:
     return profile.rows
 
 
-MODEL_BASED_TESTS = ("classifier", "isolation_forest")
-
-
-def new_accumulator(profile: ReferenceProfile, roles: ColumnRoles, config: EvaluationConfig) -> EvaluationAccumulator:
+def new_accumulator(profile: ReferenceProfile, roles: ColumnRoles, config: EvaluationInput) -> EvaluationAccumulator:
     """An accumulator for the current data; it keeps a row sample only when a model-based test will use it.
 
     Sampling hashes every row's content (a fifth of the streaming time), so it is skipped unless the
@@ -87,7 +76,8 @@ def new_accumulator(profile: ReferenceProfile, roles: ColumnRoles, config: Evalu
     same config, so their states still merge.
     """
     del roles  # the profile carries them
-    wanted = any(test in config.drift.tests for test in MODEL_BASED_TESTS)
+    drift = config.spec.drift
+    wanted = drift is not None and any(test in drift.tests for test in MODEL_BASED_TESTS)
     return EvaluationAccumulator(profile, sample_size=drift_settings(config).model_sample_size if wanted else 0)
 
 
@@ -96,7 +86,7 @@ def consume(accumulator: EvaluationAccumulator, batches: Iterable[pa.RecordBatch
         accumulator.update(batch)
 
 
-def finalize(accumulator: EvaluationAccumulator, config: EvaluationConfig) -> EvaluationStats:
+def finalize(accumulator: EvaluationAccumulator, config: EvaluationInput) -> EvaluationStats:
     return accumulator.finalize(drift_settings(config))
 
 
@@ -187,7 +177,7 @@ def _quality(data_quality: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def view(stats: EvaluationStats, performance: EvaluationStats, config: EvaluationConfig) -> StatsView:
+def view(stats: EvaluationStats, performance: EvaluationStats, config: EvaluationInput) -> StatsView:
     """Drift and data quality from ``stats``; metrics from ``performance`` (the label-delayed window)."""
     del config
     drift_document = stats.to_dict()

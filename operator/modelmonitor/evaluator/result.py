@@ -64,6 +64,24 @@ def _top_features(drift: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
     ]
 
 
+CHECK_REASON_CHARS = 96
+
+
+def _compact_checks(checks: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every declared rule by id: its state, and its value (ok / violated) or why it is pending."""
+    compact: dict[str, dict[str, Any]] = {}
+    for check in checks:
+        entry: dict[str, Any] = {"state": check.get("state")}
+        if check.get("value") is not None:
+            entry["value"] = _round(check.get("value"), 4)
+        if check.get("severity") is not None:
+            entry["severity"] = check.get("severity")
+        if check.get("state") == "pending" and check.get("reason"):
+            entry["reason"] = str(check["reason"])[:CHECK_REASON_CHARS]
+        compact[str(check.get("rule"))] = entry
+    return compact
+
+
 def build_summary(result: Mapping[str, Any], *, top_features: int = TOP_FEATURES) -> dict[str, Any]:
     """The termination-message summary of a result document (docs/contracts.md §2)."""
     drift = result.get("drift") or {}
@@ -93,6 +111,7 @@ def build_summary(result: Mapping[str, Any], *, top_features: int = TOP_FEATURES
         }
         if drift
         else None,
+        "checks": _compact_checks(result.get("checks") or []),
         "violations": [
             {
                 **violation,
@@ -131,6 +150,7 @@ def error_summary(
         "metrics": {},
         "estimated": {},
         "drift": None,
+        "checks": {},
         "violations": [],
         "reportUri": None,
         "resultUri": None,
@@ -161,6 +181,14 @@ def encode_summary(summary: Mapping[str, Any], limit: int = SUMMARY_LIMIT_BYTES)
             current["violations"] = kept
             current["violationsOmitted"] = total - len(kept)
             encoded = _encode(current)
+    checks = current.get("checks")
+    if len(encoded) > limit and isinstance(checks, dict):
+        for drop in ("reason", "value"):  # the states stay: every declared rule keeps its entry
+            for entry in checks.values():
+                entry.pop(drop, None)
+            encoded = _encode(current)
+            if len(encoded) <= limit:
+                break
     for key in ("estimated", "metrics"):
         if len(encoded) > limit and current.get(key):
             current[key] = dict(list(current[key].items())[: max(1, len(current[key]) // 4)])

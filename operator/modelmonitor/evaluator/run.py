@@ -21,10 +21,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modelmonitor.api.model import DriftSpec
+from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator import engine
-from modelmonitor.evaluator.config import EvaluationConfig
 from modelmonitor.evaluator.data import LabelIndex, TableSource, TimeWindow, load_label_index, open_source
 from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
+from modelmonitor.evaluator.inputs import EvaluationInput
 from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
@@ -79,13 +81,13 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def output_location(config: EvaluationConfig, options: RunOptions) -> str | None:
+def output_location(config: EvaluationInput, options: RunOptions) -> str | None:
     """Where run outputs go: ``<output.uri>/<runId>/``, else next to the reference data (contracts §1)."""
     if options.output_uri is not None:
         return options.output_uri if options.output_is_final else join_uri(options.output_uri, options.run_id)
     if config.output_uri is not None:
         return join_uri(config.output_uri, options.run_id)
-    reference = parse_location(config.reference.uri)
+    reference = parse_location(config.reference_uri)
     if reference.is_s3:
         return f"s3://{reference.bucket}/modelmonitor/{config.namespace}/{config.name}/{options.run_id}"
     return None
@@ -112,29 +114,29 @@ class _LabelledStream:
             yield batch
 
 
-def _check_schemas(config: EvaluationConfig, reference: TableSource, current: TableSource) -> None:
-    columns = config.columns
+def _check_schemas(config: EvaluationInput, reference: TableSource, current: TableSource) -> None:
+    data = config.spec.data
+    columns = data.columns
     required: dict[str, str] = {}
     if columns.prediction:
         required["spec.data.columns.prediction"] = columns.prediction
     if columns.score:
         required["spec.data.columns.score"] = columns.score
-    for label, column in columns.probabilities.items():
-        required[f"spec.data.columns.probabilities.{label}"] = column
-    if columns.target and config.labels is None:
+    if columns.target and data.labels is None and config.spec.metrics:
         required["spec.data.columns.target"] = columns.target
-    if config.current.timestamp_column and (config.current.window or (config.labels and config.labels.delay)):
-        required["spec.data.current.timestampColumn"] = config.current.timestamp_column
-    if config.labels is not None:
-        required["spec.data.labels.joinOn"] = config.labels.join_on
+    timestamp_column = data.current.timestamp_column
+    if timestamp_column and (config.window or (data.labels and data.labels.delay)):
+        required["spec.data.current.timestampColumn"] = timestamp_column
+    if data.labels is not None:
+        required["spec.data.labels.joinOn"] = data.labels.join_on
     current.require_columns(required)
-    for index, name in enumerate(config.drift.features):
+    drift = config.spec.drift
+    for index, name in enumerate(drift.features if drift is not None else []):
         reference.require_columns({f"spec.drift.features[{index}]": name})
     numeric_roles: dict[str, str | None] = {"spec.data.columns.score": columns.score}
-    numeric_roles.update({f"spec.data.columns.probabilities.{k}": v for k, v in columns.probabilities.items()})
     if config.task == "regression":
         numeric_roles["spec.data.columns.prediction"] = columns.prediction
-        if config.labels is None:
+        if data.labels is None:
             numeric_roles["spec.data.columns.target"] = columns.target
     for role_path, role_column in numeric_roles.items():
         if role_column is None or role_column not in current.schema.names:
@@ -142,27 +144,30 @@ def _check_schemas(config: EvaluationConfig, reference: TableSource, current: Ta
         kind = current.schema.field(role_column).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
             raise DataError(
-                f"{role_path}: role_column {role_column!r} in {current.uri} has type {kind}, but a number is needed",
+                f"{role_path}: column {role_column!r} in {current.uri} has type {kind}, but a number is needed",
                 reason="WrongType",
             )
 
 
-def _needed_columns(config: EvaluationConfig, source: TableSource, *, with_target: bool) -> list[str]:
+def _needed_columns(config: EvaluationInput, source: TableSource, *, with_target: bool) -> list[str]:
     """Every column the engine reads: features plus roles; excluded and unused columns are never read."""
-    excluded = set(config.columns.exclude)
-    if config.labels is not None:
-        excluded.add(config.labels.join_on)
-    if config.current.timestamp_column:
-        excluded.add(config.current.timestamp_column)
+    data = config.spec.data
+    columns_spec = data.columns
+    excluded = set(columns_spec.exclude)
+    if data.labels is not None:
+        excluded.add(data.labels.join_on)
+    if data.current.timestamp_column:
+        excluded.add(data.current.timestamp_column)
     columns = [name for name in source.column_names if name not in excluded]
-    if config.drift.features:
-        roles = {config.columns.target, config.columns.prediction, config.columns.score}
-        roles |= set(config.columns.probabilities.values())
-        columns = [name for name in columns if name in config.drift.features or name in roles]
-    if not with_target and config.columns.target in columns:
-        columns.remove(config.columns.target)
-    if with_target and config.columns.target and config.columns.target not in columns:
-        columns.append(config.columns.target)
+    drift = config.spec.drift
+    if drift is not None and drift.features:
+        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score}
+        columns = [name for name in columns if name in drift.features or name in roles]
+    target = columns_spec.target
+    if not with_target and target in columns:
+        columns.remove(target)
+    if with_target and target and target not in columns:
+        columns.append(target)
     return columns
 
 
@@ -178,7 +183,7 @@ def _attach_labels(
 
 
 def profile_cache_location(
-    config: EvaluationConfig,
+    config: EvaluationInput,
     options: RunOptions,
     reference: TableSource,
     roles: dict[str, Any],
@@ -194,7 +199,7 @@ def profile_cache_location(
         if config.output_uri is not None:
             root = config.output_uri
         else:
-            location = parse_location(config.reference.uri)
+            location = parse_location(config.reference_uri)
             if location.is_s3:
                 root = f"s3://{location.bucket}/modelmonitor/{config.namespace}/{config.name}"
     if root is None:
@@ -233,7 +238,7 @@ class PreparedRun:
     lists for all of them).
     """
 
-    config: EvaluationConfig
+    config: EvaluationInput
     options: RunOptions
     started_at: datetime
     reference: TableSource
@@ -250,7 +255,8 @@ class PreparedRun:
 
     @property
     def delayed_labels(self) -> bool:
-        return self.config.labels is not None and self.config.labels.delay is not None
+        labels = self.config.spec.data.labels
+        return labels is not None and labels.delay is not None
 
 
 @dataclass
@@ -266,7 +272,7 @@ class CurrentTally:
 
 
 def prepare_run(
-    config: EvaluationConfig,
+    config: EvaluationInput,
     options: RunOptions,
     timings: dict[str, float] | None = None,
     *,
@@ -282,17 +288,27 @@ def prepare_run(
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
-    reference = open_source(config.reference.uri, config.reference.format, "spec.data.reference")
+    data = config.spec.data
+    reference = open_source(config.reference_uri, data.reference.format, "spec.data.reference")
     if current_files is not None:
-        current = TableSource(current_files, config.current.format, "spec.data.current")
+        current = TableSource(current_files, data.current.format, "spec.data.current")
     else:
-        current = open_source(config.current.uri, config.current.format, "spec.data.current")
+        current = open_source(config.current_uri, data.current.format, "spec.data.current")
     _check_schemas(config, reference, current)
-    labels = load_label_index(config.labels, label_files) if config.labels is not None else None
+    labels = None
+    if data.labels is not None:
+        if config.label_column is None:
+            raise ConfigError(
+                "spec.data.columns.target: must be set when spec.data.labels is set (the label column)",
+            )
+        labels = load_label_index(
+            config.labels_uri or data.labels.uri, data.labels.format, data.labels.join_on, config.label_column,
+            label_files,
+        )
     timings["open"] = time.perf_counter() - clock
 
     roles = engine.roles_for(config, reference.schema)
-    reference_columns = _needed_columns(config, reference, with_target=config.columns.target in reference.column_names)
+    reference_columns = _needed_columns(config, reference, with_target=data.columns.target in reference.column_names)
     cache_uri = profile_uri or profile_cache_location(config, options, reference, roles.to_dict(), reference_columns)
     profile = _cached_profile(cache_uri) if cache_uri is not None else None
     if profile is None:
@@ -302,22 +318,21 @@ def prepare_run(
     else:
         logger.info("reusing the reference profile cached at %s", cache_uri)
     if engine.profile_rows(profile) == 0:
-        raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")
+        raise DataError(f"spec.data.reference.uri: no rows in {config.reference_uri}", reason="EmptyData")
     timings["profile"] = time.perf_counter() - clock - timings["open"]
 
-    drift_window = TimeWindow.ending(options.as_of, config.current.window) if config.current.window else None
-    delay = config.labels.delay if config.labels is not None else None
-    if delay is not None and config.current.timestamp_column is None:
+    drift_window = TimeWindow.ending(options.as_of, config.window) if config.window else None
+    delay = data.labels.delay if data.labels is not None else None
+    if delay is not None and data.current.timestamp_column is None:
         raise ConfigError(
             "spec.data.current.timestampColumn: is required when spec.data.labels.delay is set",
             reason="TimestampColumnMissing",
         )
     performance_window = (
-        TimeWindow.ending(options.as_of - delay, config.current.window) if delay is not None else drift_window
+        TimeWindow.ending(options.as_of - delay, config.window) if delay is not None else drift_window
     )
-    target = config.columns.target if config.labels is None else config.labels.column
-    target_column = config.columns.target or target
-    join_on = config.labels.join_on if config.labels is not None else None
+    target_column = config.label_column
+    join_on = data.labels.join_on if data.labels is not None else None
     current_columns = _needed_columns(config, current, with_target=False)
     if join_on is not None:
         current_columns.append(join_on)
@@ -345,7 +360,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     """Stream the current data (``source``: a shard's slice; default: all of it) through the engine."""
     config = prepared.config
     current = source or prepared.current
-    timestamp = config.current.timestamp_column
+    timestamp = config.spec.data.current.timestamp_column
 
     def batches(window: TimeWindow | None, with_labels: bool) -> Iterator[pa.RecordBatch]:
         stream = current.batches(prepared.current_columns, timestamp_column=timestamp, window=window)
@@ -373,7 +388,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     )
 
 
-def run_evaluation(config: EvaluationConfig, options: RunOptions) -> EvaluationRun:
+def run_evaluation(config: EvaluationInput, options: RunOptions) -> EvaluationRun:
     """Evaluate once and, unless ``options.write_outputs`` is false, write result.json and report.html."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -390,14 +405,16 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
     config, options = prepared.config, prepared.options
     reference, current, labels = prepared.reference, prepared.current, prepared.labels
     drift_window, performance_window = prepared.drift_window, prepared.performance_window
-    target_column, delay = prepared.target_column, config.labels.delay if config.labels is not None else None
+    spec = config.spec
+    label_spec = spec.data.labels
+    target_column = prepared.target_column
     classification = config.task != "regression"
     started_at = prepared.started_at
     reference_rows = engine.profile_rows(prepared.profile)
     drift_rows = tally.drift_rows
     window_note = "" if drift_window is None else f" in the window {drift_window.to_dict()}"
     if drift_rows == 0:
-        raise DataError(f"spec.data.current.uri: no rows in {config.current.uri}{window_note}", reason="EmptyData")
+        raise DataError(f"spec.data.current.uri: no rows in {config.current_uri}{window_note}", reason="EmptyData")
 
     drift_accumulator = tally.drift_accumulator or tally.accumulator
     stats = engine.finalize(drift_accumulator, config)
@@ -407,16 +424,25 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
     rows = tally.rows
     labelled = tally.labelled
     coverage = labelled / rows if rows else 0.0
-    needs_labels = bool(config.metrics)
-    labels_declared_late = config.labels is not None and (config.labels.min_coverage > 0 or delay is not None)
-    if needs_labels and target_column and labelled == 0 and not labels_declared_late:
-        where = config.labels.uri if config.labels is not None else config.current.uri
+    needs_labels = bool(spec.metrics)
+    # Labels of their own source (spec.data.labels) arrive over time: none matched yet is `pending`, and drift
+    # is still judged. A target column in the current data itself that is empty throughout is bad data.
+    if needs_labels and target_column and labelled == 0 and label_spec is None:
         raise DataError(
             f"spec.data.columns.target: no labels for any of the {rows} current rows (column {target_column!r} "
-            f"from {where}); metrics cannot be computed",
+            f"in {config.current_uri}); metrics cannot be computed",
             reason="AllLabelsMissing",
         )
-    pending = labelled == 0 or (config.labels is not None and coverage < config.labels.min_coverage)
+    min_coverage = label_spec.min_coverage if label_spec is not None else 0.0
+    pending = labelled == 0 or coverage < min_coverage
+    pending_reason: str | None = None
+    if labelled == 0:
+        pending_reason = f"labels have not arrived: none of the {rows} current rows has a label yet"
+    elif coverage < min_coverage:
+        pending_reason = (
+            f"label coverage {coverage:.1%} ({labelled} of {rows} rows) is below spec.data.labels.minCoverage "
+            f"{min_coverage:.1%}"
+        )
     if needs_labels and classification and not pending and len(tally.classes) == 1:
         only = next(iter(tally.classes))
         raise DataError(
@@ -428,10 +454,12 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
     view = engine.view(stats, performance_stats, config)
     metrics = {} if pending else view.metrics
     verdict = decide_verdict(
-        metric_rules=config.metrics,
+        metric_rules=spec.metrics,
         metrics=metrics,
         metrics_pending=pending,
-        drift=config.drift,
+        pending_reason=pending_reason,
+        drift=spec.drift,
+        model_based=view.raw.get("modelBased") or [],
         features=view.features,
         drift_share=view.drift_share,
         drifted_count=view.drifted_count,
@@ -445,27 +473,27 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         "outcome": "evaluated",
         "error": None,
         "monitor": {"namespace": config.namespace, "name": config.name},
-        "model": {"name": config.model_name, "version": config.model_version, "task": config.task},
-        "modelVersion": config.model_version,
+        "model": {"name": spec.model.name, "version": spec.model.version, "task": config.task},
+        "modelVersion": spec.model.version,
         "asOf": iso(options.as_of),
         "startedAt": iso(started_at),
         "finishedAt": None,
         "data": {
             "reference": {
-                "uri": config.reference.uri,
+                "uri": config.reference_uri,
                 "files": len(reference.files.paths),
                 "bytes": reference.files.total_bytes,
             },
             "current": {
-                "uri": config.current.uri,
+                "uri": config.current_uri,
                 "files": len(current.files.paths),
                 "bytes": current.files.total_bytes,
                 "window": None if drift_window is None else drift_window.to_dict(),
             },
             "labels": None
-            if config.labels is None
+            if label_spec is None
             else {
-                "uri": config.labels.uri,
+                "uri": config.labels_uri,
                 "rows": labels.rows_read if labels else 0,
                 "window": None if performance_window is None else performance_window.to_dict(),
             },
@@ -474,24 +502,19 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         "labels": {
             "coverage": round(coverage, 6),
             "pending": pending,
-            "minCoverage": config.labels.min_coverage if config.labels is not None else 0.0,
+            "minCoverage": min_coverage,
             "performanceRows": rows,
         },
         "verdict": verdict.verdict,
         "violations": [violation.to_dict() for violation in verdict.violations],
         "rules": {
             "metrics": [
-                {"name": rule.name, "min": rule.minimum, "max": rule.maximum, "severity": rule.severity}
-                for rule in config.metrics
+                {"name": rule.name, "min": rule.min, "max": rule.max, "severity": rule.severity}
+                for rule in spec.metrics
             ],
-            "drift": {
-                "tests": list(config.drift.tests),
-                "pValue": config.drift.p_value,
-                "psi": {"warning": config.drift.psi_warning, "critical": config.drift.psi_critical},
-                "datasetDriftShare": config.drift.dataset_drift_share,
-                "correction": config.drift.correction,
-            },
+            "drift": None if spec.drift is None else _drift_rules(spec.drift),
         },
+        "checks": [check.to_dict() for check in verdict.checks],
         "metrics": metrics,
         "metricsPending": pending,
         "estimated": view.estimated,
@@ -536,34 +559,37 @@ def _drop(batches: Iterator[pa.RecordBatch], column: str | None) -> Iterator[pa.
         yield batch.drop_columns([column]) if column is not None and column in batch.schema.names else batch
 
 
-def suggest_baseline(config: EvaluationConfig) -> dict[str, Any]:
+def suggest_baseline(config: EvaluationInput) -> dict[str, Any]:
     """Profile the reference data and suggest thresholds for a monitor (``modelmonitor baseline``)."""
-    reference = open_source(config.reference.uri, config.reference.format, "spec.data.reference")
+    spec = config.spec
+    reference = open_source(config.reference_uri, spec.data.reference.format, "spec.data.reference")
     roles = engine.roles_for(config, reference.schema)
-    columns = _needed_columns(config, reference, with_target=config.columns.target in reference.column_names)
+    columns = _needed_columns(config, reference, with_target=spec.data.columns.target in reference.column_names)
     profile = engine.build_profile(reference.factory(columns), roles, config)
     if engine.profile_rows(profile) == 0:
-        raise DataError(f"spec.data.reference.uri: no rows in {config.reference.uri}", reason="EmptyData")
+        raise DataError(f"spec.data.reference.uri: no rows in {config.reference_uri}", reason="EmptyData")
     suggested = profile.suggested_thresholds()
     metrics = _suggested_rules(suggested.get("metrics", []), "min", "max", "warning")
     critical = _suggested_rules(suggested.get("metrics", []), "criticalMin", "criticalMax", "critical")
     suggestions: dict[str, Any] = json_safe(
         {
-            "reference": {"uri": config.reference.uri, "rows": engine.profile_rows(profile)},
+            "reference": {"uri": config.reference_uri, "rows": engine.profile_rows(profile)},
             "referenceMetrics": suggested.get("metrics", []),
             "suggestedSpec": {
                 "metrics": metrics + critical,
-                "drift": {
-                    "tests": list(config.drift.tests),
-                    "pValue": config.drift.p_value,
-                    "psi": {"warning": config.drift.psi_warning, "critical": config.drift.psi_critical},
-                    "datasetDriftShare": config.drift.dataset_drift_share,
-                },
+                "drift": _drift_rules(spec.drift or DriftSpec()),
             },
             "features": suggested.get("features", {}),
         }
     )
     return suggestions
+
+
+def _drift_rules(drift: DriftSpec) -> dict[str, Any]:
+    """``spec.drift`` as the result's ``rules.drift`` (and the baseline's suggestion) state it."""
+    rules: dict[str, Any] = dump_value(drift)
+    rules.pop("features", None)
+    return rules
 
 
 def _suggested_rules(items: list[dict[str, Any]], minimum: str, maximum: str, severity: str) -> list[dict[str, Any]]:

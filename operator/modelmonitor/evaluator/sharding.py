@@ -33,9 +33,9 @@ from typing import Any
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from modelmonitor.evaluator.config import EvaluationConfig, format_of_path
 from modelmonitor.evaluator.data import FilePart, TableSource
 from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
+from modelmonitor.evaluator.inputs import EvaluationInput, format_of_path
 from modelmonitor.evaluator.run import (
     CurrentTally,
     EvaluationRun,
@@ -214,7 +214,7 @@ class RunPlan:
         )
 
 
-def _partials_location(config: EvaluationConfig, options: RunOptions) -> str:
+def _partials_location(config: EvaluationInput, options: RunOptions) -> str:
     location = output_location(config, options)
     if location is None:
         raise ConfigError(
@@ -270,16 +270,17 @@ def _row_group_counts(files: ResolvedFiles, format_name: str | None) -> list[int
 
 
 def _agree_on_plan(
-    config: EvaluationConfig, options: RunOptions, shards: int, timings: dict[str, float]
+    config: EvaluationInput, options: RunOptions, shards: int, timings: dict[str, float]
 ) -> tuple[RunPlan, PreparedRun]:
     """Read the run's plan, or make it (listing the data, profiling the reference) if this shard is first."""
     plan_uri = join_uri(_partials_location(config, options), "plan.json")
     plan = _read_plan(plan_uri)
     if plan is None:
-        labels = None if config.labels is None else list_files(config.labels.uri, "spec.data.labels")
+        labels = None if config.labels_uri is None else list_files(config.labels_uri, "spec.data.labels")
         prepared = prepare_run(config, options, timings, label_files=labels)
         current = prepared.current.files
-        groups = _row_group_counts(current, config.current.format) if len(current.paths) < shards else None
+        current_format = config.spec.data.current.format
+        groups = _row_group_counts(current, current_format) if len(current.paths) < shards else None
         proposal = RunPlan(
             run_id=options.run_id,
             shards=shards,
@@ -310,7 +311,7 @@ def _check_shard_count(plan: RunPlan, shards: int, plan_uri: str) -> None:
 
 
 def _prepare_from_plan(
-    config: EvaluationConfig, options: RunOptions, plan: RunPlan, timings: dict[str, float]
+    config: EvaluationInput, options: RunOptions, plan: RunPlan, timings: dict[str, float]
 ) -> PreparedRun:
     pinned = RunOptions(
         run_id=options.run_id, as_of=plan.as_of, output_uri=options.output_uri,
@@ -381,13 +382,13 @@ def peak_rss_bytes() -> int:
 # --------------------------------------------------------------------------------------------- shard and reduce
 
 
-def run_shard(config: EvaluationConfig, options: RunOptions, shard: Shard) -> dict[str, Any]:
+def run_shard(config: EvaluationInput, options: RunOptions, shard: Shard) -> dict[str, Any]:
     """Evaluate this shard's slice and write its partial; returns the summary for the termination log."""
     clock = time.perf_counter()
     timings: dict[str, float] = {}
     plan, prepared = _agree_on_plan(config, options, shard.count, timings)
     parts = plan.slices[shard.index]
-    source = TableSource(plan.current, config.current.format, "spec.data.current", parts=parts)
+    source = TableSource(plan.current, config.spec.data.current.format, "spec.data.current", parts=parts)
     tally = accumulate_current(prepared, source)
     timings["current"] = time.perf_counter() - clock - sum(timings.values())
     partials = _partials_location(config, options)
@@ -412,7 +413,7 @@ def run_shard(config: EvaluationConfig, options: RunOptions, shard: Shard) -> di
         "runId": options.run_id,
         "outcome": PARTIAL_OUTCOME,
         "error": None,
-        "modelVersion": config.model_version,
+        "modelVersion": config.spec.model.version,
         "startedAt": iso(plan.started_at),
         "finishedAt": iso(datetime.now(UTC)),
         "shard": {"index": shard.index, "count": shard.count, "fileParts": len(parts)},
@@ -423,7 +424,7 @@ def run_shard(config: EvaluationConfig, options: RunOptions, shard: Shard) -> di
     }
 
 
-def run_reduce(config: EvaluationConfig, options: RunOptions) -> EvaluationRun:
+def run_reduce(config: EvaluationInput, options: RunOptions) -> EvaluationRun:
     """Merge the run's partials (all of them must exist) and conclude as a single-shard run would."""
     clock = time.perf_counter()
     timings: dict[str, float] = {}

@@ -1,9 +1,10 @@
 """The evaluation config: an owned ConfigMap holding ``config.json`` (docs/contracts.md §1).
 
 One ConfigMap serves every run of the CronJob, so it holds nothing run-specific (the run id comes from the
-Job name through the downward API). It holds the spec as the API server stored it, which names Secrets but
-never contains a secret value. The JSON is rendered with sorted keys so an unchanged spec gives an unchanged
-ConfigMap (no needless updates).
+Job name through the downward API). It holds the typed spec the operator validated, with every default filled
+in (``dump_spec``), so the evaluator reads exactly what the operator read (``parse_spec`` of it gives the same
+``MonitorSpec``); it names Secrets but never contains a secret value. The JSON is rendered with sorted keys
+so an unchanged spec gives an unchanged ConfigMap (no needless updates).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from modelmonitor.api import API_VERSION, MonitorSpec
-from modelmonitor.manifests.metadata import ManifestError, config_map_name, monitor_metadata_field, object_metadata
+from modelmonitor.api import API_VERSION, MonitorSpec, dump_spec
+from modelmonitor.manifests.metadata import config_map_name, monitor_metadata_field, object_metadata
 
 __all__ = ["CONFIG_FILE", "CONFIG_KEY", "CONFIG_MOUNT_PATH", "build_config", "build_config_map"]
 
@@ -23,10 +24,7 @@ CONFIG_FILE = f"{CONFIG_MOUNT_PATH}/{CONFIG_KEY}"
 
 
 def build_config(monitor: Mapping[str, Any], spec: MonitorSpec) -> dict[str, Any]:
-    """The content of ``config.json``: the monitor's identity, its spec, and where to write output."""
-    raw_spec = monitor.get("spec")
-    if not isinstance(raw_spec, Mapping):
-        raise ManifestError("monitor spec must be an object to build its evaluation config")
+    """The content of ``config.json``: the monitor's identity, its typed spec, and where to write output."""
     config: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "monitor": {
@@ -34,7 +32,7 @@ def build_config(monitor: Mapping[str, Any], spec: MonitorSpec) -> dict[str, Any
             "name": monitor_metadata_field(monitor, "name"),
             "uid": monitor_metadata_field(monitor, "uid"),
         },
-        "spec": dict(raw_spec),
+        "spec": dump_spec(spec),
     }
     if spec.output is not None:
         config["output"] = {"uri": spec.output.uri}

@@ -136,7 +136,8 @@ def apply_evaluation(
         "id": evaluation_id, "job": job_name, "outcome": outcome, "verdict": verdict,
         "startedAt": summary.get("startedAt"), "finishedAt": finished_at, "modelVersion": model_version,
         "rows": summary.get("rows"), "labels": summary.get("labels"), "metrics": metrics,
-        "estimated": summary.get("estimated"), "drift": drift, "violations": violations,
+        "estimated": summary.get("estimated"), "drift": drift, "checks": summary.get("checks"),
+        "violations": violations,
         "reportUri": summary.get("reportUri"), "resultUri": summary.get("resultUri"),
         "error": summary.get("error"),
     }

@@ -93,11 +93,30 @@ def test_empty_data_in_the_window(evaluate: Any, files: dict[str, str]) -> None:
     expect(run, 3, "data_error", "EmptyData", "no rows", files["current"], "2019-12-31T23:00:00Z")
 
 
-def test_all_labels_missing(evaluate: Any, files: dict[str, str]) -> None:
+def test_no_labels_matched_yet_leaves_metrics_pending_and_drift_judged(evaluate: Any, files: dict[str, str]) -> None:
+    """Labels of their own source that match no current row yet: metrics pending (with the reason), drift judged."""
     document = base_config(
         files["reference"], files["unlabelled"], labels={"uri": files["labels-elsewhere"], "joinOn": "request_id"}
     )
-    expect(evaluate(document), 3, "data_error", "AllLabelsMissing", "no labels", "'label'", files["labels-elsewhere"])
+    run = evaluate(document)
+    assert run.exit_code == 0, run.summary
+    assert run.summary["labels"]["pending"] is True and run.summary["metrics"] == {}
+    assert run.summary["verdict"] in ("pending", "warning", "critical")
+    checks = run.summary["checks"]
+    assert checks["metric:accuracy"]["state"] == "pending"
+    assert "labels have not arrived" in checks["metric:accuracy"]["reason"]
+    assert {checks[f"drift-test:{test}"]["state"] for test in ("ks", "chi2", "psi")} <= {"ok", "violated"}
+    assert run.summary["drift"]["features"] == 3
+
+
+def test_a_target_column_empty_throughout_is_a_data_error(evaluate: Any, files: dict[str, str], tmp_path: Path) -> None:
+    current = pq.read_table(files["current"])
+    empty = current.set_column(
+        current.schema.get_field_index("label"), "label", pa.nulls(current.num_rows, type=pa.int64())
+    )
+    pq.write_table(empty, tmp_path / "no-labels.parquet")
+    document = base_config(files["reference"], str(tmp_path / "no-labels.parquet"))
+    expect(evaluate(document), 3, "data_error", "AllLabelsMissing", "no labels", "'label'")
 
 
 def test_a_single_class(evaluate: Any, files: dict[str, str]) -> None:

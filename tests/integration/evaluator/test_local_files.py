@@ -168,6 +168,8 @@ def test_baseline_prints_suggested_thresholds(
     exit_code = main(
         [
             "baseline",
+            "--task",
+            "binary-classification",
             "--reference",
             str(reference_path),
             "--target",

@@ -39,6 +39,7 @@ def test_evaluates_a_prefix_of_objects_and_writes_outputs_to_s3(s3_env: Any, buc
     client.put_object(Bucket=bucket, Key="credit/train.csv", Body=csv.getvalue())
     client.put_object(Bucket=bucket, Key="credit/prod/_SUCCESS", Body=b"")
     document = base_config(f"s3://{bucket}/credit/train.csv", f"s3://{bucket}/credit/prod/")
+    document["spec"]["data"]["reference"]["format"] = "csv"  # an s3:// URI's format is declared (default parquet)
     document["output"] = {"uri": f"s3://{bucket}/results/"}
     run = evaluate(document, output="")
     assert run.exit_code == 0, run.summary

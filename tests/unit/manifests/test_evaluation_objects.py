@@ -177,7 +177,8 @@ def test_config_map_holds_the_contract_config() -> None:
     assert config == build_config(monitor, spec)
     assert config["apiVersion"] == "modelmonitor.io/v1alpha1"
     assert config["monitor"] == {"namespace": "risk", "name": "credit-scoring", "uid": UID}
-    assert config["spec"] == monitor["spec"]
+    assert parse_spec(config["spec"]) == spec  # the typed spec with its defaults filled in
+    assert config["spec"]["data"]["reference"]["format"] == "parquet"
     assert config["output"] == {"uri": "s3://ml/credit/reports/"}
     assert "output" not in build_config(
         sample_monitor("valid-drift-only.yaml"), parse_spec(sample_monitor("valid-drift-only.yaml")["spec"])

@@ -7,7 +7,7 @@ Public surface (everything else is private to the package):
 - ``EvaluationAccumulator(profile, roles, task)``: ``update(batch)``, ``merge(other)``, ``to_state()`` /
   ``EvaluationAccumulator.from_state(state, profile)``, ``finalize(DriftSettings)`` -> ``EvaluationStats``
   (``to_dict()`` is JSON).
-- ``ColumnRoles``, ``Task``, ``DriftSettings`` (``DriftSettings.from_spec(spec["drift"])``).
+- ``ColumnRoles``, ``Task``, ``DriftSettings`` (``DriftSettings.from_drift_spec(spec.drift)``).
 """
 
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator

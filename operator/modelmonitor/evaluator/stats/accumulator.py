@@ -172,6 +172,8 @@ class EvaluationAccumulator:
     def _update_performance(self, batch: pa.RecordBatch, cache: dict[str, FloatArray]) -> None:
         roles, rows = self.roles, batch.num_rows
         target = self._column_or_none(batch, roles.target)
+        if roles.prediction is None and roles.score is None and not roles.class_scores:
+            return  # a drift-only monitor: no model output to measure
         if self.regression is not None:
             prediction_values = self._numeric_or_none(batch, roles.prediction, cache)
             if prediction_values is None:
@@ -367,6 +369,11 @@ class EvaluationAccumulator:
         )
 
     def _drift(self, settings: DriftSettings) -> DriftResult:
+        if not settings.tests:  # no spec.drift: no drift test runs, not even the gate tests
+            return DriftResult(
+                features=[], drifted=0, inconclusive=0, feature_count=0, share=0.0, dataset_drift=False,
+                correction=settings.correction,
+            )
         profile = self.profile
         features = [self._column_drift(column, settings) for column in profile.columns_with_role("feature")]
         decide_features(features, settings)

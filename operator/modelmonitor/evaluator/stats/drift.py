@@ -32,13 +32,14 @@ make every p-value tiny and small shifts do not pass the effect gate; thin sampl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from modelmonitor.api.metrics import DEFAULT_EFFECT_GATE, DRIFT_TESTS, HYPOTHESIS_TESTS
+from modelmonitor.api.model import DriftCorrection, DriftSpec
 from modelmonitor.evaluator.stats.columns import CategoricalColumnState, FloatArray, NumericColumnState
 from modelmonitor.evaluator.stats.distributions import (
     chi_square_sf,
@@ -72,43 +73,42 @@ __all__ = [
     "welch_t_test",
 ]
 
-Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
-DRIFT_TESTS = (
-    "ks",
-    "chi2",
-    "psi",
-    "ttest",
-    "wasserstein",
-    "jensen_shannon",
-    "classifier",
-    "isolation_forest",
-)
-HYPOTHESIS_TESTS = ("ks", "chi2", "ttest")
+Correction = DriftCorrection
 PSI_EPSILON = 1e-4
 UNSEEN_CATEGORY = "__unseen__"
 OTHER_CATEGORY = "__other__"
 IntArray = npt.NDArray[np.int64]
 
 
+_SPEC = DriftSpec()  # the spec's defaults (``modelmonitor.api``): the settings of a declared ``drift: {}``
+
+
 @dataclass(frozen=True)
 class DriftSettings:
-    """How drift is tested and decided; ``from_spec`` reads the monitor's ``spec.drift``."""
+    """How drift is tested and decided: ``from_drift_spec`` reads the monitor's ``spec.drift``.
 
-    tests: tuple[str, ...] = ("ks", "chi2", "psi")
-    p_value: float = 0.05
-    psi_warning: float = 0.1
-    psi_critical: float = 0.25
-    wasserstein_threshold: float = 0.1
-    jensen_shannon_threshold: float = 0.1
-    minimum_sample_size: int = 100
-    correction: Correction = "none"
-    dataset_drift_share: float = 0.3
+    The fields a spec sets default to the spec's own defaults (from ``modelmonitor.api``, never restated here);
+    the rest (``bins`` and the model-based tests' settings) are the engine's. ``tests`` empty: no drift test
+    at all (a monitor without ``spec.drift``). ``*_critical`` are the declared critical levels (``None``: the
+    test has no critical level).
+    """
+
+    tests: tuple[str, ...] = tuple(_SPEC.tests)
+    p_value: float = _SPEC.p_value
+    psi_warning: float = _SPEC.psi.warning
+    psi_critical: float = _SPEC.psi.critical
+    wasserstein_threshold: float = DEFAULT_EFFECT_GATE
+    wasserstein_critical: float | None = None
+    jensen_shannon_threshold: float = DEFAULT_EFFECT_GATE
+    jensen_shannon_critical: float | None = None
+    minimum_sample_size: int = _SPEC.min_sample_size
+    correction: Correction = _SPEC.correction
+    dataset_drift_share: float = _SPEC.dataset_drift_share
     bins: int = 10
     classifier_auc_threshold: float = 0.55
     isolation_forest_threshold: float = 0.05
     model_sample_size: int = 5000
     seed: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.tests if name not in DRIFT_TESTS]
@@ -117,47 +117,36 @@ class DriftSettings:
                 f"drift.tests has unknown test(s) {', '.join(map(repr, unknown))}; known: {', '.join(DRIFT_TESTS)}",
                 reason="UnknownDriftTest",
             )
-        if not 0 < self.p_value < 1:
-            raise StatsConfigError(
-                f"drift.pValue must be in (0, 1), got {self.p_value}", reason="InvalidSetting"
-            )
-        if self.correction not in ("none", "bonferroni", "benjamini_hochberg"):
-            raise StatsConfigError(
-                f"drift.correction must be none, bonferroni or benjamini_hochberg, got {self.correction!r}",
-                reason="InvalidSetting",
-            )
-        if not 0 <= self.dataset_drift_share <= 1:
-            raise StatsConfigError(
-                f"drift.datasetDriftShare must be in [0, 1], got {self.dataset_drift_share}",
-                reason="InvalidSetting",
-            )
         if self.bins < 2:
             raise StatsConfigError(f"drift.bins must be at least 2, got {self.bins}", reason="InvalidSetting")
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | None) -> DriftSettings:
-        """Settings from ``spec.drift`` (camelCase, every field optional)."""
-        spec = spec or {}
-        defaults = cls()
-        psi = spec.get("psi") or {}
+    def from_drift_spec(cls, drift: DriftSpec | None) -> DriftSettings:
+        """Settings of a typed ``spec.drift``; ``None`` (no ``spec.drift``) runs no drift test."""
+        if drift is None:
+            return cls(tests=())
+        wasserstein, jensen_shannon = drift.wasserstein, drift.jensen_shannon
         return cls(
-            tests=tuple(spec.get("tests") or defaults.tests),
-            p_value=float(spec.get("pValue", defaults.p_value)),
-            psi_warning=float(psi.get("warning", defaults.psi_warning)),
-            psi_critical=float(psi.get("critical", defaults.psi_critical)),
-            wasserstein_threshold=float(spec.get("wasserstein", defaults.wasserstein_threshold)),
-            jensen_shannon_threshold=float(spec.get("jensenShannon", defaults.jensen_shannon_threshold)),
-            minimum_sample_size=int(spec.get("minSampleSize", defaults.minimum_sample_size)),
-            correction=spec.get("correction", defaults.correction),
-            dataset_drift_share=float(spec.get("datasetDriftShare", defaults.dataset_drift_share)),
-            bins=int(spec.get("bins", defaults.bins)),
-            classifier_auc_threshold=float(spec.get("classifierAuc", defaults.classifier_auc_threshold)),
-            isolation_forest_threshold=float(
-                spec.get("isolationForest", defaults.isolation_forest_threshold)
-            ),
-            model_sample_size=int(spec.get("modelSampleSize", defaults.model_sample_size)),
-            seed=int(spec.get("seed", defaults.seed)),
+            tests=tuple(drift.tests),
+            p_value=drift.p_value,
+            psi_warning=drift.psi.warning,
+            psi_critical=drift.psi.critical,
+            wasserstein_threshold=DEFAULT_EFFECT_GATE if wasserstein is None else wasserstein.warning,
+            wasserstein_critical=None if wasserstein is None else wasserstein.critical,
+            jensen_shannon_threshold=DEFAULT_EFFECT_GATE if jensen_shannon is None else jensen_shannon.warning,
+            jensen_shannon_critical=None if jensen_shannon is None else jensen_shannon.critical,
+            minimum_sample_size=drift.min_sample_size,
+            correction=drift.correction,
+            dataset_drift_share=drift.dataset_drift_share,
         )
+
+    def critical_level(self, test: str) -> float | None:
+        """The effect from which ``test``'s drift is critical (psi, wasserstein, jensen_shannon), else ``None``."""
+        return {
+            "psi": self.psi_critical,
+            "wasserstein": self.wasserstein_critical,
+            "jensen_shannon": self.jensen_shannon_critical,
+        }.get(test)
 
 
 # --- pure statistics -------------------------------------------------------------------------------------
@@ -523,6 +512,9 @@ def decide_features(features: list[FeatureDrift], settings: DriftSettings) -> No
                     result.severity = "critical"
                 elif result.effect >= settings.psi_warning:
                     result.severity = "warning"
+            elif result.test in ("wasserstein", "jensen_shannon") and effect_passes and result.effect is not None:
+                critical = settings.critical_level(result.test)
+                result.severity = "critical" if critical is not None and result.effect >= critical else "warning"
         if feature.status == "inconclusive":
             for result in feature.tests:
                 result.drifted = False

@@ -80,7 +80,7 @@ def binned_average_precision(positive: IntArray, negative: IntArray) -> tuple[fl
 def classification_metrics_from_confusion(
     labels: list[str], matrix: IntArray, positive_class: str | None
 ) -> dict[str, float]:
-    """Accuracy and precision / recall / F1 (binary: of the positive class; else macro and weighted).
+    """Accuracy, precision / recall / F1 of the positive class (binary) and their macro and weighted means.
 
     ``matrix[i, j]`` counts rows whose actual label is ``labels[i]`` and predicted ``labels[j]``.
     """
@@ -106,11 +106,10 @@ def classification_metrics_from_confusion(
             )
         else:
             metrics.update(precision=0.0, recall=0.0, f1=0.0)
-        return metrics
     weights = actual / actual.sum()
     for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
-        metrics[f"{name}_macro"] = float(values.mean())
-        metrics[f"{name}_weighted"] = float(np.dot(values, weights))
+        metrics[f"macro_{name}"] = float(values.mean())
+        metrics[f"weighted_{name}"] = float(np.dot(values, weights))
     return metrics
 
 

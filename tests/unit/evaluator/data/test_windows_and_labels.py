@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from modelmonitor.evaluator.config import LabelSource
 from modelmonitor.evaluator.data import LabelIndex, TimeWindow, window_mask
 from modelmonitor.evaluator.errors import DataError
 from modelmonitor.evaluator.storage import _client_error, parse_location
@@ -45,8 +44,7 @@ def test_a_timestamp_column_of_another_type_is_a_data_error_naming_it() -> None:
 
 
 def test_labels_join_on_ids_with_the_last_duplicate_winning_and_nulls_where_none_arrived() -> None:
-    source = LabelSource(uri="labels/", format=None, join_on="id", column="label")
-    index = LabelIndex(source, pa.array([3, 1, 3], type=pa.int64()), pa.array([0, 1, 1]), rows_read=3)
+    index = LabelIndex("id", pa.array([3, 1, 3], type=pa.int64()), pa.array([0, 1, 1]), rows_read=3)
     batch = pa.RecordBatch.from_pydict({"id": pa.array([1, 2, 3], type=pa.int32()), "label": [9, 9, 9]})
     joined = index.attach(batch, "label")
     assert joined.column("label").to_pylist() == [1, None, 1]
@@ -54,8 +52,7 @@ def test_labels_join_on_ids_with_the_last_duplicate_winning_and_nulls_where_none
 
 
 def test_ids_that_cannot_be_compared_are_a_data_error() -> None:
-    source = LabelSource(uri="labels/", format=None, join_on="id", column="label")
-    index = LabelIndex(source, pa.array([1, 2], type=pa.int64()), pa.array([0, 1]), rows_read=2)
+    index = LabelIndex("id", pa.array([1, 2], type=pa.int64()), pa.array([0, 1]), rows_read=2)
     with pytest.raises(DataError, match=r"spec\.data\.labels\.joinOn: column .id."):
         index.attach(pa.RecordBatch.from_pydict({"id": ["a", "b"]}), "label")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelmonitor.evaluator.config import DriftConfig, MetricRule
+from modelmonitor.api.model import DriftSpec, DriftThresholds, MetricThreshold
 from modelmonitor.evaluator.verdict import decide_verdict
 
 RULES = (
-    MetricRule(name="accuracy", minimum=0.9, maximum=None, severity="critical"),
-    MetricRule(name="f1", minimum=0.8, maximum=None, severity="warning"),
-    MetricRule(name="log_loss", minimum=None, maximum=0.45, severity="warning"),
+    MetricThreshold(name="accuracy", min=0.9, severity="critical"),
+    MetricThreshold(name="f1", min=0.8, severity="warning"),
+    MetricThreshold(name="log_loss", max=0.45, severity="warning"),
 )
-DRIFT = DriftConfig(psi_warning=0.1, psi_critical=0.25, dataset_drift_share=0.3)
+DRIFT = DriftSpec(psi=DriftThresholds(warning=0.1, critical=0.25), dataset_drift_share=0.3)
 
 
 def decide(

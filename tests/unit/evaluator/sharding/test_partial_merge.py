@@ -138,8 +138,7 @@ def test_delayed_labels_merge_both_windows(tmp_path: Path, monkeypatch: pytest.M
     _write_parts(tmp_path / "labels", labels, files=2, row_group_size=1000)
     config = _config(tmp_path)
     document = json.loads(config.read_text())
-    document["spec"]["data"]["labels"] = {"uri": str(tmp_path / "labels"), "joinOn": "request_id",
-                                          "column": "label", "delay": "6h"}
+    document["spec"]["data"]["labels"] = {"uri": str(tmp_path / "labels"), "joinOn": "request_id", "delay": "6h"}
     config.write_text(json.dumps(document))
     assert _evaluate(config, "single") == 0
     _sharded(config, "sharded", 3, monkeypatch, tmp_path)

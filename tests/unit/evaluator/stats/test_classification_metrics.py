@@ -94,9 +94,9 @@ def test_multiclass_metrics_match_sklearn() -> None:
     assert stats.metrics["accuracy"] == pytest.approx(sk.accuracy_score(truth, predicted), abs=EXACT)
     for average in ("macro", "weighted"):
         precision, recall, f1, _ = sk.precision_recall_fscore_support(truth, predicted, average=average)
-        assert stats.metrics[f"precision_{average}"] == pytest.approx(precision, abs=EXACT)
-        assert stats.metrics[f"recall_{average}"] == pytest.approx(recall, abs=EXACT)
-        assert stats.metrics[f"f1_{average}"] == pytest.approx(f1, abs=EXACT)
+        assert stats.metrics[f"{average}_precision"] == pytest.approx(precision, abs=EXACT)
+        assert stats.metrics[f"{average}_recall"] == pytest.approx(recall, abs=EXACT)
+        assert stats.metrics[f"{average}_f1"] == pytest.approx(f1, abs=EXACT)
     assert stats.metrics["log_loss"] == pytest.approx(
         sk.log_loss(truth, probabilities, labels=classes), abs=EXACT
     )
