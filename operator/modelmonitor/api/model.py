@@ -19,6 +19,11 @@ __all__ = [
     "AlertPolicy",
     "AlertSeverity",
     "AlertsSpec",
+    "ChallengerAction",
+    "ChallengerData",
+    "ChallengerMetric",
+    "ChallengerMode",
+    "ChallengerSpec",
     "ChannelPolicy",
     "ChannelType",
     "ColumnsSpec",
@@ -40,6 +45,7 @@ __all__ = [
     "ModelTask",
     "MonitorSpec",
     "OutputSpec",
+    "PromoteAction",
     "ReferenceDataSpec",
     "ResourceRequirements",
     "RollbackMode",
@@ -285,6 +291,45 @@ class OutputSpec:
     uri: str
 
 
+ChallengerMode = Literal["shadow", "ab"]
+ChallengerMetric = Literal["accuracy", "error_rate", "f1", "roc_auc", "log_loss", "brier", "mae", "mse", "rmse"]
+
+
+@dataclass(frozen=True)
+class ChallengerData:
+    uri: str
+    join_on: str
+    format: DataFormat = "parquet"
+
+
+@dataclass(frozen=True)
+class PromoteAction:
+    mode: RollbackMode = "Manual"
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ChallengerAction:
+    promote: PromoteAction | None = None
+
+
+@dataclass(frozen=True)
+class ChallengerSpec:
+    version: str
+    metrics: list[ChallengerMetric]
+    mode: ChallengerMode = "shadow"
+    prediction: str | None = None
+    score: str | None = None
+    data: ChallengerData | None = None
+    variant_column: str | None = None
+    champion_variant: str | None = None
+    challenger_variant: str | None = None
+    min_effect: float = 0.0
+    alpha: float = 0.05
+    power: float = 0.8
+    action: ChallengerAction | None = None
+
+
 @dataclass(frozen=True)
 class MonitorSpec:
     model: ModelSpec
@@ -298,3 +343,4 @@ class MonitorSpec:
     rollback: RollbackSpec = field(default_factory=RollbackSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     output: OutputSpec | None = None
+    challenger: ChallengerSpec | None = None

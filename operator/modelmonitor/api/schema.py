@@ -800,6 +800,142 @@ def _evaluation_schema() -> Schema:
     )
 
 
+_CHALLENGER_REGRESSION_METRICS = ("mae", "mse", "rmse")
+_CHALLENGER_SCORE_METRICS = ("roc_auc", "log_loss", "brier")
+
+
+def _challenger_schema() -> Schema:
+    """``spec.challenger``: a candidate version compared with the champion on live traffic (docs/challenger.md)."""
+    return obj(
+        "A challenger model compared with the one in service on live traffic (shadow: both score the same "
+        "requests, paired tests; ab: traffic split by a column, unpaired tests). Decisions are anytime-valid "
+        "across runs; see docs/challenger.md.",
+        {
+            "version": string("The challenger's model version.", min_length=1, max_length=128),
+            "mode": enum_of(
+                "shadow: both models scored every request; ab: each request was served by one of them.",
+                model.ChallengerMode,
+                default="shadow",
+            ),
+            "prediction": string(
+                "shadow: the challenger's predicted label or value column (in the current data, or in data).",
+                max_length=_COLUMN,
+            ),
+            "score": string(
+                "shadow: the challenger's positive-class probability column (roc_auc, log_loss, brier).",
+                max_length=_COLUMN,
+            ),
+            "data": obj(
+                "shadow: the challenger's predictions logged apart, joined to the current data on an id column.",
+                {
+                    "uri": string(
+                        "s3://bucket/key of one file, or s3://bucket/prefix/ of many.",
+                        max_length=_URI,
+                        pattern=_S3_URI_PATTERN,
+                    ),
+                    "format": enum_of(
+                        "File format: parquet, csv or jsonl (JSON lines).", model.DataFormat, default="parquet"
+                    ),
+                    "joinOn": string(
+                        "Column present in both the current data and the challenger's (e.g. request_id).",
+                        max_length=_COLUMN,
+                        min_length=1,
+                    ),
+                },
+                required=["uri", "joinOn"],
+            ),
+            "variantColumn": string("ab: the column naming the model that served each row.", max_length=_COLUMN),
+            "championVariant": string("ab: the variantColumn value of rows the champion served.", max_length=_COLUMN),
+            "challengerVariant": string(
+                "ab: the variantColumn value of rows the challenger served.", max_length=_COLUMN
+            ),
+            "metrics": array(
+                "The metrics to compare; every one must be decided (any worse: challenger-worse).",
+                enum_of("A comparable metric.", model.ChallengerMetric),
+                min_items=1,
+                max_items=9,
+                list_type="set",
+            ),
+            "minEffect": number(
+                "The smallest difference that matters, in the metric's units: an interval inside "
+                "(-minEffect, +minEffect) is no-meaningful-difference.",
+                minimum=0,
+                maximum=1000000,
+                default=0.0,
+            ),
+            "alpha": number(
+                "Chance of a false better/worse decision over all runs, split over the metrics.",
+                minimum=0,
+                maximum=0.5,
+                exclusive_minimum=True,
+                default=0.05,
+            ),
+            "power": number(
+                "Probability used to estimate the labelled rows still needed while inconclusive.",
+                minimum=0.5,
+                maximum=1,
+                exclusive_maximum=True,
+                default=0.8,
+            ),
+            "action": obj(
+                "What to do on a decision.",
+                {
+                    "promote": obj(
+                        "When the challenger is better: patch spec.rollback.target to the challenger's version "
+                        "(the same machinery and modes as rollback).",
+                        {
+                            "mode": enum_of(
+                                "Automatic: promote; Manual: propose, and promote when approved by annotation; "
+                                "NotifyOnly: only say what would be done.",
+                                model.RollbackMode,
+                                default="Manual",
+                            ),
+                            "dryRun": boolean("Record and announce the promotion without patching.", default=False),
+                        },
+                    ),
+                },
+            ),
+        },
+        required=["version", "metrics"],
+        rules=[
+            rule(
+                "self.mode != 'ab' || (has(self.variantColumn) && has(self.championVariant) "
+                "&& has(self.challengerVariant))",
+                "spec.challenger.variantColumn, championVariant and challengerVariant must be set when mode is ab",
+                field_path=".variantColumn",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "self.mode != 'ab' || (!has(self.prediction) && !has(self.score) && !has(self.data))",
+                "spec.challenger.prediction, score and data must not be set in ab mode (shadow only); in ab mode "
+                "the served model's outputs are spec.data.columns.prediction and score",
+                field_path=".mode",
+            ),
+            rule(
+                "self.mode != 'shadow' || has(self.prediction) || has(self.score)",
+                "spec.challenger.prediction or spec.challenger.score must be set in shadow mode",
+                field_path=".prediction",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "self.mode != 'shadow' || has(self.score) "
+                f"|| !self.metrics.exists(m, m in {_quoted(_CHALLENGER_SCORE_METRICS)})",
+                "spec.challenger.score must be set when spec.challenger.metrics has roc_auc, log_loss or brier",
+                field_path=".score",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "self.mode != 'shadow' || has(self.prediction) "
+                f"|| self.metrics.all(m, m in {_quoted(_CHALLENGER_SCORE_METRICS)})",
+                "spec.challenger.prediction must be set when spec.challenger.metrics has a metric of predicted "
+                "labels or values",
+                field_path=".prediction",
+                reason="FieldValueRequired",
+            ),
+        ],
+    )
+
+
 def spec_schema() -> Schema:
     """The schema of ``spec``."""
     task_regression = "self.model.task == 'regression'"
@@ -838,6 +974,7 @@ def spec_schema() -> Schema:
                 {"uri": string("s3://bucket/prefix/.", max_length=_URI, pattern=_S3_URI_PATTERN)},
                 required=["uri"],
             ),
+            "challenger": _challenger_schema(),
         },
         required=["model", "data"],
         rules=[
@@ -881,6 +1018,34 @@ def spec_schema() -> Schema:
                 "!has(self.data.labels) || (has(self.metrics) && size(self.metrics) > 0)",
                 "spec.data.labels must only be set when spec.metrics uses labels",
                 field_path=".data.labels",
+            ),
+            rule(
+                f"!has(self.challenger) || ({task_regression} ? "
+                f"self.challenger.metrics.all(m, m in {_quoted(_CHALLENGER_REGRESSION_METRICS)}) : "
+                f"self.challenger.metrics.all(m, !(m in {_quoted(_CHALLENGER_REGRESSION_METRICS)})))",
+                "spec.challenger.metrics must suit spec.model.task: mae, mse and rmse only for regression, the "
+                "others only for classification",
+                field_path=".challenger.metrics",
+            ),
+            rule(
+                "!has(self.challenger) || self.model.task == 'binary-classification' || "
+                f"!self.challenger.metrics.exists(m, m in {_quoted(_CHALLENGER_SCORE_METRICS)})",
+                "spec.challenger.metrics must not have roc_auc, log_loss or brier unless spec.model.task is "
+                "binary-classification",
+                field_path=".challenger.metrics",
+            ),
+            rule(
+                "!has(self.challenger) || (has(self.data.columns) && has(self.data.columns.target))",
+                "spec.data.columns.target must be set when spec.challenger is (comparisons need labels)",
+                field_path=".data.columns.target",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.challenger) || !has(self.challenger.action) || !has(self.challenger.action.promote) "
+                "|| (has(self.rollback) && has(self.rollback.target))",
+                "spec.rollback.target must be set when spec.challenger.action.promote is (promotion patches it)",
+                field_path=".rollback.target",
+                reason="FieldValueRequired",
             ),
         ],
     )

@@ -118,6 +118,18 @@ def _only_for(name: str, kind: str, wrong_channel: int, value: Any, right: tuple
 _CHANNELS = "spec.alerts.channels[]"
 _TARGET = "spec.rollback.target"
 
+_CHALLENGER = "spec.challenger"
+_SHADOW = {"version": "8", "prediction": "pred_v8", "score": "proba_v8", "metrics": ["accuracy", "roc_auc"]}
+_AB = {
+    "version": "8",
+    "mode": "ab",
+    "variantColumn": "variant",
+    "championVariant": "v7",
+    "challengerVariant": "v8",
+    "metrics": ["accuracy"],
+}
+_PROMOTING = {**_SHADOW, "action": {"promote": {"mode": "Automatic"}}}
+
 RULE_CASES: list[RuleCase] = [
     _case(
         "spec",
@@ -396,4 +408,90 @@ RULE_CASES: list[RuleCase] = [
         (REGRESSION, _set("evaluation.parallelism", 4)),
     ),
     _duration_case("spec.evaluation.timeout", BINARY, "evaluation.timeout", "30 minutes", "1h30m"),
+    # spec.challenger (issue 12)
+    _case(
+        _CHALLENGER,
+        "spec.challenger.variantColumn, championVariant and challengerVariant must be set when mode is ab",
+        "spec.challenger.variantColumn",
+        (BINARY, _all(_set("challenger", _AB), _pop("challenger.variantColumn"))),
+        (BINARY, _set("challenger", _AB)),
+    ),
+    _case(
+        _CHALLENGER,
+        "spec.challenger.prediction, score and data must not be set in ab mode (shadow only); in ab mode the "
+        "served model's outputs are spec.data.columns.prediction and score",
+        "spec.challenger.mode",
+        (BINARY, _all(_set("challenger", _AB), _set("challenger.prediction", "pred_v8"))),
+        (BINARY, _set("challenger", _AB)),
+    ),
+    _case(
+        _CHALLENGER,
+        "spec.challenger.prediction or spec.challenger.score must be set in shadow mode",
+        "spec.challenger.prediction",
+        (BINARY, _set("challenger", {"version": "8", "metrics": ["accuracy"]})),
+        (BINARY, _set("challenger", {"version": "8", "prediction": "pred_v8", "metrics": ["accuracy"]})),
+    ),
+    _case(
+        _CHALLENGER,
+        "spec.challenger.score must be set when spec.challenger.metrics has roc_auc, log_loss or brier",
+        "spec.challenger.score",
+        (BINARY, _all(_set("challenger", _SHADOW), _pop("challenger.score"))),
+        (BINARY, _set("challenger", _SHADOW)),
+    ),
+    _case(
+        _CHALLENGER,
+        "spec.challenger.prediction must be set when spec.challenger.metrics has a metric of predicted labels or "
+        "values",
+        "spec.challenger.prediction",
+        (BINARY, _all(_set("challenger", _SHADOW), _pop("challenger.prediction"))),
+        (
+            BINARY,
+            _all(_set("challenger", _SHADOW), _pop("challenger.prediction"), _set("challenger.metrics", ["roc_auc"])),
+        ),
+    ),
+    _case(
+        "spec",
+        "spec.challenger.metrics must suit spec.model.task: mae, mse and rmse only for regression, the others only "
+        "for classification",
+        "spec.challenger.metrics",
+        (BINARY, _all(_set("challenger", _SHADOW), _set("challenger.metrics", ["mae"]))),
+        (REGRESSION, _set("challenger", {"version": "8", "prediction": "price_v8", "metrics": ["mae", "rmse"]})),
+    ),
+    _case(
+        "spec",
+        "spec.challenger.metrics must not have roc_auc, log_loss or brier unless spec.model.task is "
+        "binary-classification",
+        "spec.challenger.metrics",
+        (
+            BINARY,
+            _all(
+                _set("model.task", "multiclass-classification"),
+                _set("metrics", [{"name": "accuracy", "min": 0.5}]),
+                _set("challenger", _SHADOW),
+            ),
+        ),
+        (
+            BINARY,
+            _all(
+                _set("model.task", "multiclass-classification"),
+                _set("metrics", [{"name": "accuracy", "min": 0.5}]),
+                _set("challenger", _SHADOW),
+                _set("challenger.metrics", ["accuracy", "f1"]),
+            ),
+        ),
+    ),
+    _case(
+        "spec",
+        "spec.data.columns.target must be set when spec.challenger is (comparisons need labels)",
+        "spec.data.columns.target",
+        (DRIFT_ONLY, _set("challenger", {"version": "8", "prediction": "pred_v8", "metrics": ["accuracy"]})),
+        (BINARY, _set("challenger", _SHADOW)),
+    ),
+    _case(
+        "spec",
+        "spec.rollback.target must be set when spec.challenger.action.promote is (promotion patches it)",
+        "spec.rollback.target",
+        (BINARY, _all(_set("challenger", _PROMOTING), _set("rollback", {"enabled": False}))),
+        (BINARY, _set("challenger", _PROMOTING)),
+    ),
 ]
