@@ -8,6 +8,8 @@ Import from here; the modules behind are private layout:
 - ``parsing``    ``parse_spec``: a spec dict -> ``MonitorSpec``, checked as the API server checks it;
                  ``parse_monitor``: the same for a document with the spec under ``spec:``
 - ``rules``      the schema's CEL rules, evaluated for ``parse_spec``
+- ``secrets``    ``secret_references``: every Secret a spec names, with its field
+- ``display``    ``version_label``: a model version as people see it (``v2``, never ``vv2``)
 - ``durations``  ``parse_duration``: "30m" -> ``timedelta``
 """
 

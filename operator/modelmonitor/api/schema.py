@@ -24,6 +24,7 @@ __all__ = [
     "MAX_MONITOR_NAME_LENGTH",
     "REGRESSION_METRICS",
     "SCORE_METRICS",
+    "SECRET_NAME_NOTE",
     "Schema",
     "monitor_schema",
     "spec_schema",
@@ -230,12 +231,15 @@ def duration(description: str, *, default: str | None = None) -> Schema:
     )
 
 
+#: Ends the description of every field that names a Secret (``api.secrets`` finds them by it).
+SECRET_NAME_NOTE = (
+    "The name of a Secret in the monitor's namespace; its values never leave it except as secretKeyRef "
+    "environment variables or reads by the operator."
+)
+
+
 def secret_name(description: str) -> Schema:
-    return string(
-        f"{description} The name of a Secret in the monitor's namespace; its values never leave it except "
-        "as secretKeyRef environment variables or reads by the operator.",
-        pattern=_NAME_PATTERN,
-    )
+    return string(f"{description} {SECRET_NAME_NOTE}", pattern=_NAME_PATTERN)
 
 
 def _quoted(values: Iterable[str]) -> str:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmonitor.api.errors import SpecError
-from modelmonitor.api.model import MonitorSpec
 from modelmonitor.api.parsing import parse_spec
+from modelmonitor.api.secrets import secret_references
 from modelmonitor.controller.settings import OperatorSettings
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.manifests import (
@@ -32,21 +32,6 @@ class ReconcileResult:
     retry_after: float | None = None  # seconds; set when something outside the spec must change first
 
 
-def referenced_secrets(spec: MonitorSpec) -> list[tuple[str, str]]:
-    """(field path, Secret name) for every Secret the spec names, so a missing one is reported by its field."""
-    found: list[tuple[str, str]] = []
-    if spec.data.store.credentials_secret:
-        found.append(("spec.data.store.credentialsSecret", spec.data.store.credentials_secret))
-    for index, channel in enumerate(spec.alerts.channels if spec.alerts else []):
-        for attribute, json_name in (("smtp_secret", "smtpSecret"), ("secret", "secret"),
-                                     ("url_secret", "urlSecret"), ("signing_secret", "signingSecret"),
-                                     ("headers_secret", "headersSecret")):
-            value = getattr(channel, attribute, None)
-            if value:
-                found.append((f"spec.alerts.channels[{index}].{json_name}", value))
-    return found
-
-
 def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: OperatorSettings,
                       now: datetime | None = None) -> ReconcileResult:
     now = now or datetime.now(UTC)
@@ -57,7 +42,7 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
         spec = parse_spec(monitor.get("spec") or {})
     except SpecError as error:
         return ReconcileResult(configured_status(status, generation, False, "InvalidSpec", str(error), now), False)
-    missing = [(path, name) for path, name in referenced_secrets(spec) if not store.secret_exists(namespace, name)]
+    missing = [(path, name) for path, name in secret_references(spec) if not store.secret_exists(namespace, name)]
     if missing:
         message = "; ".join(f"{path}: Secret {namespace}/{name} does not exist" for path, name in missing)
         return ReconcileResult(configured_status(status, generation, False, "SecretNotFound", message, now),

@@ -1,0 +1,39 @@
+"""Every Secret a spec names, found through the schema, so a Secret field added to the schema is covered too.
+
+The schema builds each field that names a Secret with ``schema.secret_name`` (its description ends with
+``SECRET_NAME_NOTE``). The operator checks those Secrets exist before it schedules evaluations and reports a
+missing one by its field (``spec.alerts.channels[0].smtpSecret: Secret risk/smtp does not exist``); this walk
+is the one list of them, instead of a hand-kept list of attribute names beside the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from modelmonitor.api.model import MonitorSpec
+from modelmonitor.api.parsing import json_name
+from modelmonitor.api.schema import SECRET_NAME_NOTE, Schema, spec_schema
+
+__all__ = ["secret_references"]
+
+
+def secret_references(spec: MonitorSpec) -> list[tuple[str, str]]:
+    """``(field path, Secret name)`` for every Secret ``spec`` names, in the order of the schema."""
+    return list(_walk(spec, spec_schema(), "spec"))
+
+
+def _walk(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        properties = schema.get("properties") or {}
+        for spec_field in dataclasses.fields(value):
+            child = getattr(value, spec_field.name)
+            name = json_name(spec_field)
+            if child is not None and name in properties:
+                yield from _walk(child, properties[name], f"{path}.{name}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            yield from _walk(item, schema["items"], f"{path}[{index}]")
+    elif isinstance(value, str) and str(schema.get("description", "")).endswith(SECRET_NAME_NOTE):
+        yield path, value
