@@ -18,6 +18,7 @@ from typing import Any
 from modelmonitor.alerts import render
 from modelmonitor.alerts.base import DeliveryResult
 from modelmonitor.alerts.notification import Notification
+from modelmonitor.reconcile.versions import format_timestamp, parse_timestamp
 
 __all__ = [
     "Delivery",
@@ -61,14 +62,16 @@ class Delivery:
 
 
 def timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A time in the state: RFC 3339 in UTC, as in the rest of the status (``versions.format_timestamp``)."""
+    return format_timestamp(moment)
 
 
 def read_time(value: Any) -> datetime | None:
+    """A time read back from the state; ``None`` for a missing or unreadable one (a hand-edited status)."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        return parse_timestamp(value).astimezone(UTC)
     except ValueError:
         return None
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelmonitor.reconcile.alert_queue import read_time
+
 __all__ = ["CLAIMED_AT_FIELD", "CLAIM_FIELD", "claim", "claimable", "release"]
 
 CLAIM_FIELD = "claim"
@@ -28,15 +30,6 @@ def _entry(state: Mapping[str, Any] | None, delivery_id: str) -> Mapping[str, An
     return None
 
 
-def _read_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
-
-
 def claimable(state: Mapping[str, Any] | None, delivery_id: str, now: datetime, lease: timedelta) -> bool:
     """True when the delivery is still queued and nobody holds a live claim on it."""
     entry = _entry(state, delivery_id)
@@ -44,7 +37,7 @@ def claimable(state: Mapping[str, Any] | None, delivery_id: str, now: datetime, 
         return False
     if not entry.get(CLAIM_FIELD):
         return True
-    claimed_at = _read_time(entry.get(CLAIMED_AT_FIELD))
+    claimed_at = read_time(entry.get(CLAIMED_AT_FIELD))
     return claimed_at is None or now - claimed_at >= lease
 
 
