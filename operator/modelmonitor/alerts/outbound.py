@@ -39,7 +39,8 @@ __all__ = [
     "parse_allow_flags",
 ]
 
-CHANNEL_KINDS = ("email", "webhook", "sms", "s3")
+# The S3 endpoint the evaluator reads is not checked yet (it is reached from the evaluation pod, not the operator).
+CHANNEL_KINDS = ("email", "webhook", "sms")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -81,7 +82,7 @@ class DestinationRule:
 
 @dataclass(frozen=True)
 class OutboundPolicy:
-    """Allowed destinations per channel type (``email``, ``webhook``, ``sms``, ``s3``); none listed: none allowed."""
+    """Allowed destinations per channel type (``email``, ``webhook``, ``sms``); none listed: none allowed."""
 
     rules: Mapping[str, DestinationRule] = field(default_factory=dict)
     cloud_identity_namespaces: frozenset[str] = frozenset()

@@ -45,7 +45,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-workers", type=int, default=20)
     parser.add_argument("--allow-outbound", action="append", default=[], metavar="KIND:WHAT=VALUE",
                         help="a destination tenants' channels may reach, e.g. webhook:host=hooks.slack.com, "
-                             "email:cidr=10.20.0.0/16, sms:scheme=http (KIND: email, webhook, sms, s3); "
+                             "email:cidr=10.20.0.0/16, sms:scheme=http (KIND: email, webhook, sms); "
                              "none given: every outbound call is refused")
     parser.add_argument("--cloud-identity-namespace", action="append", default=[], metavar="NAMESPACE",
                         help="a namespace whose channels may use the operator's own cloud identity (SNS)")
