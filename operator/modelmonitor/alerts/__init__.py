@@ -24,7 +24,7 @@ from modelmonitor.alerts.notification import (
     make_dedup_key,
     severity_at_least,
 )
-from modelmonitor.alerts.spec import parse_duration, required_secrets
+from modelmonitor.alerts.spec import required_secrets
 from modelmonitor.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body, verify_signature
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "Violation",
     "build_channel",
     "make_dedup_key",
-    "parse_duration",
     "required_secrets",
     "severity_at_least",
     "sign_body",

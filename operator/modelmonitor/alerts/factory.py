@@ -3,37 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import get_args
 
 from modelmonitor.alerts.base import Channel, ChannelSettings
-from modelmonitor.alerts.errors import ChannelConfigError
 from modelmonitor.alerts.sms import build_sms_channel
 from modelmonitor.alerts.smtp import build_email_channel
-from modelmonitor.alerts.spec import channel_name
 from modelmonitor.alerts.webhook import build_webhook_channel
+from modelmonitor.api import AlertChannel
+from modelmonitor.api.model import ChannelType
 
 __all__ = ["CHANNEL_TYPES", "build_channel"]
 
-CHANNEL_TYPES = ("email", "sms", "webhook")
+CHANNEL_TYPES: tuple[ChannelType, ...] = get_args(ChannelType)
 
 
 def build_channel(
-    channel_spec: Mapping[str, Any],
+    channel: AlertChannel,
     secrets: Mapping[str, Mapping[str, str]],
     settings: ChannelSettings | None = None,
 ) -> Channel:
-    """Build the channel described by one ``spec.alerts.channels[]`` entry.
+    """Build the channel of one parsed ``spec.alerts.channels[]`` entry (``MonitorSpec.alerts.channels``).
 
-    ``secrets`` maps each Secret name listed by ``required_secrets(channel_spec)`` to its decoded data.
+    ``secrets`` maps each Secret name listed by ``required_secrets(channel)`` to its decoded data.
     Raises ``ChannelConfigError`` (naming the field or Secret key, never a value) when unusable.
     """
     settings = settings or ChannelSettings()
-    name = channel_name(channel_spec)
-    channel_type = channel_spec.get("type")
-    if channel_type == "email":
-        return build_email_channel(channel_spec, secrets, settings)
-    if channel_type == "sms":
-        return build_sms_channel(channel_spec, secrets, settings)
-    if channel_type == "webhook":
-        return build_webhook_channel(channel_spec, secrets, settings)
-    raise ChannelConfigError(f"channel {name!r}: alerts.channels[].type must be one of {', '.join(CHANNEL_TYPES)}")
+    if channel.type == "email":
+        return build_email_channel(channel, secrets, settings)
+    if channel.type == "sms":
+        return build_sms_channel(channel, secrets, settings)
+    return build_webhook_channel(channel, secrets, settings)

@@ -27,7 +27,8 @@ from modelmonitor.alerts.base import ChannelSettings, DeliveryResult, Redactor
 from modelmonitor.alerts.errors import ChannelConfigError, HostNotAllowedError
 from modelmonitor.alerts.http_post import post_with_retries
 from modelmonitor.alerts.notification import Notification
-from modelmonitor.alerts.spec import channel_name, optional_key, recipients, required_key, secret_data
+from modelmonitor.alerts.spec import optional_key, recipients, required_key, secret_data
+from modelmonitor.api import AlertChannel
 
 __all__ = ["SnsSmsChannel", "TwilioSmsChannel", "build_sms_channel"]
 
@@ -157,15 +158,15 @@ def _build_sns(name: str, to: list[str], data: Mapping[str, str] | None, setting
 
 
 def build_sms_channel(
-    channel_spec: Mapping[str, Any], secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
+    channel: AlertChannel, secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
 ) -> SnsSmsChannel | TwilioSmsChannel:
-    name = channel_name(channel_spec)
-    to = recipients(channel_spec, name)
-    provider = str(channel_spec.get("provider") or "sns")
+    name = channel.name
+    to = recipients(channel)
+    provider = channel.provider or "sns"
     if provider == "sns":
-        return _build_sns(name, to, secret_data(channel_spec, "secret", secrets, required=False), settings)
+        return _build_sns(name, to, secret_data(channel, "secret", secrets, required=False), settings)
     if provider == "twilio":
-        data = secret_data(channel_spec, "secret", secrets, required=True)
+        data = secret_data(channel, "secret", secrets, required=True)
         assert data is not None  # required=True raises instead
         account_sid = required_key(data, "accountSid", name, "secret")
         auth_token = required_key(data, "authToken", name, "secret")

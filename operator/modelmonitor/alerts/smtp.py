@@ -14,13 +14,13 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
 
 from modelmonitor.alerts import render
 from modelmonitor.alerts.base import ChannelSettings, DeliveryResult, Redactor
 from modelmonitor.alerts.errors import ChannelConfigError
 from modelmonitor.alerts.notification import Notification
-from modelmonitor.alerts.spec import channel_name, recipients, required_key, secret_data
+from modelmonitor.alerts.spec import recipients, required_key, secret_data
+from modelmonitor.api import AlertChannel
 
 __all__ = ["EmailChannel", "build_email_channel", "build_message"]
 
@@ -118,21 +118,19 @@ class EmailChannel:
 
 
 def build_email_channel(
-    channel_spec: Mapping[str, Any], secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
+    channel: AlertChannel, secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
 ) -> EmailChannel:
-    name = channel_name(channel_spec)
-    data = secret_data(channel_spec, "smtpSecret", secrets, required=True)
+    name = channel.name
+    data = secret_data(channel, "smtpSecret", secrets, required=True)
     assert data is not None  # required=True raises instead
-    tls = str(channel_spec.get("tls") or "starttls")
-    if tls not in _DEFAULT_PORTS:
-        raise ChannelConfigError(f"channel {name!r}: alerts.channels[].tls must be one of starttls, tls, none")
+    tls = channel.tls or "starttls"
     host = required_key(data, "host", name, "smtpSecret")
     port_text = data.get("port") or str(_DEFAULT_PORTS[tls])
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ChannelConfigError(f"channel {name!r}: Secret key 'port' (from smtpSecret) must be a port number")
     if settings.outbound is not None:
         settings.outbound.check_host("email", host, int(port_text), channel=name)
-    sender = str(channel_spec.get("from") or data.get("from") or "")
+    sender = channel.from_address or data.get("from") or ""
     if not sender:
         raise ChannelConfigError(
             f"channel {name!r}: set alerts.channels[].from or the key 'from' in the Secret named by smtpSecret"
@@ -155,7 +153,7 @@ def build_email_channel(
         port=int(port_text),
         tls=tls,
         sender=sender,
-        to=recipients(channel_spec, name),
+        to=recipients(channel),
         username=data.get("username") or None,
         password=data.get("password") or None,
         ssl_context=context,

@@ -1,89 +1,58 @@
-"""Reading a channel's spec (``spec.alerts.channels[i]``) and its Secret data into checked values.
+"""A channel's parsed spec (``api.AlertChannel``) and its Secret data, as the channel builders read them.
 
-The CRD schema already refuses most bad specs at ``kubectl apply`` time; these checks repeat the ones a
-channel cannot work without, so a channel built from a hand-made dict fails with a message naming the field,
-never half-way through a send. Secret data arrives decoded (``str`` values) from the operator's kube layer:
-channels never read the Kubernetes API.
+The spec is read once, by ``modelmonitor.api.parse_spec`` (the CRD's schema and CEL rules: an e-mail channel
+has ``to`` and ``smtpSecret``, a webhook ``urlSecret``, ...); channels take the typed ``AlertChannel``. What
+is left to check here is what the spec cannot say: the keys inside the Secrets. Secret data arrives decoded
+(``str`` values) from the operator's kube layer: channels never read the Kubernetes API.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
 
 from modelmonitor.alerts.errors import ChannelConfigError
-from modelmonitor.api.durations import parse_duration as spec_duration
-from modelmonitor.api.errors import SpecError
+from modelmonitor.api import AlertChannel
+from modelmonitor.api.parsing import json_name
+from modelmonitor.api.secrets import secret_references
 
-__all__ = [
-    "SECRET_FIELDS",
-    "channel_name",
-    "optional_key",
-    "parse_duration",
-    "recipients",
-    "required_key",
-    "required_secrets",
-    "secret_data",
-]
-
-# Spec fields that name a Secret, per channel type, in the order a channel reads them.
-SECRET_FIELDS: Mapping[str, Sequence[str]] = {
-    "email": ("smtpSecret",),
-    "sms": ("secret",),
-    "webhook": ("urlSecret", "signingSecret", "headersSecret"),
-}
-
-def parse_duration(value: str | int | float, field: str) -> float:
-    """Seconds in a spec duration (``90s``, ``30m``, ``1h30m``, ``1d``: `api.durations`) or a number of seconds."""
-    if isinstance(value, bool):
-        raise ChannelConfigError(f"{field} must be a duration like '30s' or '6h', not {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        try:
-            seconds = spec_duration(value.strip(), field).total_seconds()
-        except SpecError:
-            raise ChannelConfigError(f"{field} must be a duration like '30s', '6h' or '1h30m', not {value!r}") from None
-    if seconds < 0:
-        raise ChannelConfigError(f"{field} must not be negative")
-    return seconds
+__all__ = ["optional_key", "recipients", "required_key", "required_secrets", "secret_data"]
 
 
-def channel_name(channel_spec: Mapping[str, Any]) -> str:
-    name = channel_spec.get("name")
-    if not isinstance(name, str) or not name:
-        raise ChannelConfigError("alerts.channels[].name must be a non-empty string")
-    return name
-
-
-def required_secrets(channel_spec: Mapping[str, Any]) -> list[str]:
+def required_secrets(channel: AlertChannel) -> list[str]:
     """Names of the Secrets (in the monitor's namespace) the operator must read before ``build_channel``."""
     names: list[str] = []
-    for field in SECRET_FIELDS.get(str(channel_spec.get("type", "")), ()):
-        value = channel_spec.get(field)
-        if isinstance(value, str) and value and value not in names:
-            names.append(value)
+    for _, name in secret_references(channel, "spec.alerts.channels[]"):
+        if name not in names:
+            names.append(name)
     return names
 
 
+def _field_value(channel: AlertChannel, field: str) -> str | None:
+    for spec_field in dataclasses.fields(channel):
+        if json_name(spec_field) == field:
+            value = getattr(channel, spec_field.name)
+            return str(value) if value else None
+    raise KeyError(field)
+
+
 def secret_data(
-    channel_spec: Mapping[str, Any],
+    channel: AlertChannel,
     field: str,
     secrets: Mapping[str, Mapping[str, str]],
     *,
     required: bool,
 ) -> Mapping[str, str] | None:
-    """The decoded data of the Secret named by ``channel_spec[field]``, or None when the field is unset."""
-    name = channel_name(channel_spec)
-    secret_name = channel_spec.get(field)
+    """The decoded data of the Secret named by the channel's ``field`` (e.g. ``smtpSecret``), None when unset."""
+    secret_name = _field_value(channel, field)
     if not secret_name:
         if required:
-            raise ChannelConfigError(f"channel {name!r}: alerts.channels[].{field} must name a Secret")
+            raise ChannelConfigError(f"channel {channel.name!r}: alerts.channels[].{field} must name a Secret")
         return None
-    data = secrets.get(str(secret_name))
+    data = secrets.get(secret_name)
     if data is None:
         raise ChannelConfigError(
-            f"channel {name!r}: Secret {secret_name!r} (from {field}) was not provided",
+            f"channel {channel.name!r}: Secret {secret_name!r} (from {field}) was not provided",
             reason="SecretNotFound",
         )
     return data
@@ -106,10 +75,8 @@ def optional_key(data: Mapping[str, str] | None, key: str) -> str | None:
     return value or None
 
 
-def recipients(channel_spec: Mapping[str, Any], channel: str) -> list[str]:
-    raw = channel_spec.get("to")
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw or not all(isinstance(item, str) and item for item in raw):
-        raise ChannelConfigError(f"channel {channel!r}: alerts.channels[].to must be a non-empty list of strings")
-    return list(raw)
+def recipients(channel: AlertChannel) -> list[str]:
+    """``to`` (the CRD requires it for e-mail and SMS; a channel built without the parser is checked here)."""
+    if not channel.to:
+        raise ChannelConfigError(f"channel {channel.name!r}: alerts.channels[].to must list at least one recipient")
+    return list(channel.to)

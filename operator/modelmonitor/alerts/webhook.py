@@ -22,14 +22,16 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from modelmonitor.alerts import render
 from modelmonitor.alerts.base import ChannelSettings, DeliveryResult, Redactor
 from modelmonitor.alerts.errors import ChannelConfigError, HostNotAllowedError
 from modelmonitor.alerts.http_post import post_with_retries
 from modelmonitor.alerts.notification import Notification
-from modelmonitor.alerts.spec import channel_name, optional_key, parse_duration, required_key, secret_data
+from modelmonitor.alerts.spec import optional_key, required_key, secret_data
+from modelmonitor.api import AlertChannel
+from modelmonitor.api.model import WebhookFormat
 
 __all__ = [
     "DELIVERY_ID_HEADER",
@@ -52,7 +54,7 @@ TIMESTAMP_HEADER = "X-ModelMonitor-Timestamp"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 PayloadBuilder = Callable[[Notification], dict[str, Any]]
-WEBHOOK_FORMATS = ("generic", "slack", "teams", "pagerduty")
+WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = get_args(WebhookFormat)
 
 
 def sign_body(body: bytes, key: str, timestamp: int) -> str:
@@ -151,15 +153,11 @@ def _payload_builder(format_name: str, routing_key: str | None) -> PayloadBuilde
 
 
 def build_webhook_channel(
-    channel_spec: Mapping[str, Any], secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
+    channel: AlertChannel, secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
 ) -> WebhookChannel:
-    name = channel_name(channel_spec)
-    format_name = str(channel_spec.get("format") or "generic")
-    if format_name not in WEBHOOK_FORMATS:
-        raise ChannelConfigError(
-            f"channel {name!r}: alerts.channels[].format must be one of {', '.join(WEBHOOK_FORMATS)}"
-        )
-    url_data = secret_data(channel_spec, "urlSecret", secrets, required=True)
+    name = channel.name
+    format_name = channel.format or "generic"
+    url_data = secret_data(channel, "urlSecret", secrets, required=True)
     assert url_data is not None  # required=True raises instead
     routing_key: str | None = None
     if format_name == "pagerduty":
@@ -181,7 +179,7 @@ def build_webhook_channel(
         )
     headers: dict[str, str] = {}
     secret_values = [url]
-    headers_data = secret_data(channel_spec, "headersSecret", secrets, required=False)
+    headers_data = secret_data(channel, "headersSecret", secrets, required=False)
     for header, value in (headers_data or {}).items():
         if not _HEADER_NAME.match(header) or "\r" in value or "\n" in value:
             raise ChannelConfigError(
@@ -195,15 +193,11 @@ def build_webhook_channel(
         secret_values.append(token)
     if routing_key:
         secret_values.append(routing_key)
-    signing_data = secret_data(channel_spec, "signingSecret", secrets, required=False)
+    signing_data = secret_data(channel, "signingSecret", secrets, required=False)
     signing_key = required_key(signing_data, "key", name, "signingSecret") if signing_data is not None else None
     if signing_key:
         secret_values.append(signing_key)
-    timeout = (
-        parse_duration(channel_spec["timeout"], f"channel {name!r}: alerts.channels[].timeout")
-        if channel_spec.get("timeout") is not None
-        else settings.http_timeout
-    )
+    timeout = channel.timeout.total_seconds() if channel.timeout is not None else settings.http_timeout
     if timeout <= 0:
         raise ChannelConfigError(f"channel {name!r}: alerts.channels[].timeout must be positive")
     return WebhookChannel(

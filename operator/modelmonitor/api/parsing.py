@@ -39,6 +39,7 @@ __all__ = [
     "parse_part",
     "parse_spec",
     "parse_value",
+    "schema_at",
     "unknown_key_error",
 ]
 
@@ -113,6 +114,12 @@ def parse_part(cls: type[T], data: Any, path: str) -> T:
     For tests and tools that hold a part, not a whole spec: the structural checks and defaults are those of
     ``parse_spec``; the CEL rules, which may look at the rest of the spec, are left to ``parse_spec``.
     """
+    parsed: T = parse_value(cls, data, schema_at(path), path)
+    return parsed
+
+
+def schema_at(path: str) -> Schema:
+    """The schema node of a spec path: ``spec.alerts.channels[0]`` (or ``[]``) is one channel's."""
     schema = _spec_schema()
     for part in path.removeprefix("spec").split("."):
         if not part:
@@ -121,8 +128,7 @@ def parse_part(cls: type[T], data: Any, path: str) -> T:
         schema = schema["properties"][name]
         if rest:
             schema = schema["items"]
-    parsed: T = parse_value(cls, data, schema, path)
-    return parsed
+    return schema
 
 
 def unknown_key_error(path: str, key: str, known: Iterable[str]) -> SpecError:

@@ -12,16 +12,19 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from modelmonitor.api.model import MonitorSpec
-from modelmonitor.api.parsing import json_name
-from modelmonitor.api.schema import SECRET_NAME_NOTE, Schema, spec_schema
+from modelmonitor.api.parsing import json_name, schema_at
+from modelmonitor.api.schema import SECRET_NAME_NOTE, Schema
 
 __all__ = ["secret_references"]
 
 
-def secret_references(spec: MonitorSpec) -> list[tuple[str, str]]:
-    """``(field path, Secret name)`` for every Secret ``spec`` names, in the order of the schema."""
-    return list(_walk(spec, spec_schema(), "spec"))
+def secret_references(value: Any, path: str = "spec") -> list[tuple[str, str]]:
+    """``(field path, Secret name)`` for every Secret named in ``value``, in the order of the schema.
+
+    ``value`` is a ``MonitorSpec`` or one of its parts at ``path`` (``AlertChannel`` at
+    ``spec.alerts.channels[2]``).
+    """
+    return list(_walk(value, schema_at(path), path))
 
 
 def _walk(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]]:

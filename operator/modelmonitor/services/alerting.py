@@ -26,6 +26,7 @@ from typing import Any
 from modelmonitor import faults
 from modelmonitor.alerts import ChannelSettings, DeliveryResult, build_channel, required_secrets
 from modelmonitor.alerts.errors import AlertError, HostNotAllowedError
+from modelmonitor.api import AlertChannel, SpecError, parse_spec
 from modelmonitor.kube.errors import Conflict, KubeError, NotFound
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.alert_policy import (
@@ -50,15 +51,18 @@ MAX_CONFLICT_RETRIES = 8
 DEFAULT_CLAIM_SECONDS = 300.0
 
 
-def _channel_specs(monitor: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    channels = ((monitor.get("spec") or {}).get("alerts") or {}).get("channels") or []
-    return {str(channel.get("name")): channel for channel in channels}
+def _channels(monitor: Mapping[str, Any]) -> dict[str, AlertChannel]:
+    """The monitor's channels as the spec parser reads them (the CRD's rules hold for them)."""
+    return {channel.name: channel for channel in parse_spec(monitor.get("spec") or {}).alerts.channels}
 
 
 def send(store: KubeStore, monitor: Mapping[str, Any], delivery: Delivery, settings: ChannelSettings) -> DeliveryResult:
     """One delivery: read the channel's Secrets, build it, send. Never raises; secrets stay out of errors."""
     namespace = monitor["metadata"]["namespace"]
-    channel_spec = _channel_specs(monitor).get(delivery.channel)
+    try:
+        channel_spec = _channels(monitor).get(delivery.channel)
+    except SpecError as error:  # stored before a newer CRD's rules; the monitor's Ready condition says so too
+        return DeliveryResult.failure(delivery.channel, f"the monitor's spec is invalid: {error}", retryable=False)
     if channel_spec is None:
         return DeliveryResult.failure(delivery.channel, f"channel {delivery.channel!r} is no longer in spec.alerts")
     try:

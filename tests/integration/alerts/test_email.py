@@ -18,6 +18,7 @@ from modelmonitor.reconcile.alert_policy import (
 from tests.integration.alerts.conftest import SMTP_PASSWORD, SMTP_USERNAME
 from tests.integration.alerts.notifications import firing_notification
 from tests.integration.alerts.servers import SelfSignedCertificate, SmtpSink
+from tests.unit.alerts.policy.builders import channel_of
 
 # aiosmtpd itself sets its deprecated Session.login_data on every successful AUTH
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated:DeprecationWarning")
@@ -33,7 +34,7 @@ SETTINGS = ChannelSettings(smtp_timeout=3.0)
 
 
 def test_a_firing_alert_arrives_over_starttls_with_login_and_says_what_broke(smtp_sink: SmtpSink) -> None:
-    channel = build_channel(CHANNEL_SPEC, {"smtp": smtp_sink.secret_data()}, SETTINGS)
+    channel = build_channel(channel_of(CHANNEL_SPEC), {"smtp": smtp_sink.secret_data()}, SETTINGS)
 
     result = channel.send(firing_notification())
 
@@ -67,7 +68,7 @@ def test_both_login_mechanisms_work(smtp_certificate: SelfSignedCertificate, mec
     sink = SmtpSink(smtp_certificate, SMTP_USERNAME, SMTP_PASSWORD, mechanisms=(mechanism,))
     sink.start()
     try:
-        channel = build_channel(CHANNEL_SPEC, {"smtp": sink.secret_data()}, SETTINGS)
+        channel = build_channel(channel_of(CHANNEL_SPEC), {"smtp": sink.secret_data()}, SETTINGS)
         assert channel.send(firing_notification()).ok
     finally:
         sink.stop()
@@ -79,7 +80,7 @@ def test_implicit_tls_on_a_dedicated_port(smtp_certificate: SelfSignedCertificat
     sink = SmtpSink(smtp_certificate, SMTP_USERNAME, SMTP_PASSWORD, implicit_tls=True)
     sink.start()
     try:
-        channel = build_channel(CHANNEL_SPEC | {"tls": "tls"}, {"smtp": sink.secret_data()}, SETTINGS)
+        channel = build_channel(channel_of(CHANNEL_SPEC | {"tls": "tls"}), {"smtp": sink.secret_data()}, SETTINGS)
         result = channel.send(firing_notification())
     finally:
         sink.stop()
@@ -89,7 +90,7 @@ def test_implicit_tls_on_a_dedicated_port(smtp_certificate: SelfSignedCertificat
 
 def test_an_untrusted_certificate_is_refused(smtp_sink: SmtpSink) -> None:
     secret = {key: value for key, value in smtp_sink.secret_data().items() if key != "caCert"}
-    result = build_channel(CHANNEL_SPEC, {"smtp": secret}, SETTINGS).send(firing_notification())
+    result = build_channel(channel_of(CHANNEL_SPEC), {"smtp": secret}, SETTINGS).send(firing_notification())
     assert not result.ok and result.error is not None
     assert result.error.startswith(f"channel 'oncall-mail': TLS with SMTP server localhost:{smtp_sink.port} failed")
     assert smtp_sink.received == []
@@ -97,7 +98,7 @@ def test_an_untrusted_certificate_is_refused(smtp_sink: SmtpSink) -> None:
 
 def test_a_wrong_password_is_a_permanent_failure_without_the_password(smtp_sink: SmtpSink) -> None:
     secret = smtp_sink.secret_data() | {"password": "wrong-password-123"}
-    channel = build_channel(CHANNEL_SPEC, {"smtp": secret}, SETTINGS)
+    channel = build_channel(channel_of(CHANNEL_SPEC), {"smtp": secret}, SETTINGS)
 
     result = channel.send(firing_notification())
 
@@ -110,7 +111,7 @@ def test_a_relay_that_is_down_fails_cleanly_stays_pending_and_the_alert_is_sent_
     smtp_sink: SmtpSink,
 ) -> None:
     secrets = {"smtp": smtp_sink.secret_data()}
-    channel = build_channel(CHANNEL_SPEC, secrets, SETTINGS)
+    channel = build_channel(channel_of(CHANNEL_SPEC), secrets, SETTINGS)
     policy = parse_part(AlertPolicy, {"consecutiveViolations": 1}, "spec.alerts.policy")
     targets = [parse_part(AlertChannel, CHANNEL_SPEC, "spec.alerts.channels[0]")]
     monitor = MonitorIdentity(namespace="risk", name="credit-scoring", model_name="credit-scoring")
@@ -139,7 +140,7 @@ def test_a_relay_that_is_down_fails_cleanly_stays_pending_and_the_alert_is_sent_
     smtp_sink.start()
     later = datetime(2026, 11, 23, 17, 5, tzinfo=UTC)
     (retry,) = due_retries(state, later)
-    rebuilt = build_channel(CHANNEL_SPEC, secrets, SETTINGS)
+    rebuilt = build_channel(channel_of(CHANNEL_SPEC), secrets, SETTINGS)
     retried = rebuilt.send(retry.notification)
     assert retried.ok
     state = record_delivery(state, retry, retried, later)

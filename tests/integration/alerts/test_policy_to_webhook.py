@@ -16,6 +16,7 @@ from modelmonitor.reconcile.alert_policy import (
     record_delivery,
 )
 from tests.integration.alerts.servers import HttpRecorder
+from tests.unit.alerts.policy.builders import channel_of
 
 START = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 
@@ -47,7 +48,7 @@ def deliver(plan: AlertPlan, recorder: HttpRecorder, now: datetime) -> dict[str,
     state = json.loads(json.dumps(plan.new_state))
     for delivery in plan.deliveries:
         spec = monitor()["spec"]["alerts"]["channels"][0]
-        result = build_channel(spec, secrets, settings).send(delivery.notification)
+        result = build_channel(channel_of(spec), secrets, settings).send(delivery.notification)
         state = record_delivery(state, delivery, result, now)
     return dict(json.loads(json.dumps(state)))
 

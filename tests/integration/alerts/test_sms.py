@@ -11,6 +11,7 @@ from modelmonitor.alerts import ChannelSettings, NotificationKind, RetryPolicy, 
 from modelmonitor.alerts.render import SMS_SEGMENT_LIMIT, gsm7_length
 from tests.integration.alerts.notifications import firing_notification
 from tests.integration.alerts.servers import HttpRecorder, free_port
+from tests.unit.alerts.policy.builders import channel_of
 
 AWS_SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 TWILIO_TOKEN = "twilio-auth-token-0123456789"
@@ -29,7 +30,7 @@ def sms_sent(endpoint: str) -> list[dict[str, str]]:
 
 def test_sns_delivers_one_segment_to_every_number(moto_endpoint: str) -> None:
     spec = {"name": "oncall-sms", "type": "sms", "provider": "sns", "to": ["+15550100", "+15550101"], "secret": "sns"}
-    channel = build_channel(spec, {"sns": sns_secret(moto_endpoint)}, FAST)
+    channel = build_channel(channel_of(spec), {"sns": sns_secret(moto_endpoint)}, FAST)
 
     result = channel.send(firing_notification())
 
@@ -45,7 +46,7 @@ def test_sns_delivers_one_segment_to_every_number(moto_endpoint: str) -> None:
 def test_sns_unreachable_is_a_clean_retryable_failure() -> None:
     spec = {"name": "oncall-sms", "type": "sms", "provider": "sns", "to": ["+15550100"], "secret": "sns"}
     endpoint = f"http://127.0.0.1:{free_port()}"
-    result = build_channel(spec, {"sns": sns_secret(endpoint)}, FAST).send(firing_notification())
+    result = build_channel(channel_of(spec), {"sns": sns_secret(endpoint)}, FAST).send(firing_notification())
     assert not result.ok and result.retryable
     assert result.error == "channel 'oncall-sms': 1 of 1 SMS failed: +15550100: EndpointConnectionError"
     assert AWS_SECRET not in repr(result)
@@ -61,7 +62,7 @@ def test_twilio_style_api_gets_one_form_post_per_recipient_with_basic_auth(http_
         "from": "+15550199",
         "baseUrl": http_recorder.url(""),
     }
-    channel = build_channel(spec, {"tw": secret}, FAST)
+    channel = build_channel(channel_of(spec), {"tw": secret}, FAST)
 
     resolved = replace(firing_notification(), kind=NotificationKind.RESOLVED, violations=())
     assert channel.send(resolved).ok
@@ -88,6 +89,6 @@ def test_twilio_refusal_is_reported_without_the_token(http_recorder: HttpRecorde
         "from": "+15550199",
         "baseUrl": http_recorder.url(""),
     }
-    result = build_channel(spec, {"tw": secret}, FAST).send(firing_notification())
+    result = build_channel(channel_of(spec), {"tw": secret}, FAST).send(firing_notification())
     assert not result.ok and not result.retryable
     assert result.error == "channel 'twilio': POST to 127.0.0.1 answered HTTP 401"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -17,8 +18,10 @@ from modelmonitor.alerts import (
     verify_signature,
 )
 from modelmonitor.alerts.outbound import parse_allow_flags
+from modelmonitor.api import AlertChannel
 from tests.integration.alerts.notifications import firing_notification
 from tests.integration.alerts.servers import HttpRecorder
+from tests.unit.alerts.policy.builders import channel_of
 
 SIGNING_KEY = "whsec-0123456789abcdef"
 HOOK_PATH = "/services/T000/B000/hook-token-ABCDEF"
@@ -46,8 +49,10 @@ def settings(sleep: SleepRecorder, **overrides: object) -> ChannelSettings:
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-def webhook_spec(format_name: str, **extra: object) -> dict[str, object]:
-    return {"name": f"{format_name}-hook", "type": "webhook", "urlSecret": "hook", "format": format_name, **extra}
+def webhook_spec(format_name: str, **extra: object) -> AlertChannel:
+    """A webhook channel as the spec parser reads it."""
+    return channel_of({"name": f"{format_name}-hook", "type": "webhook", "urlSecret": "hook", "format": format_name,
+                       **extra})
 
 
 def test_the_generic_payload_is_signed_over_the_exact_body(http_recorder: HttpRecorder) -> None:
@@ -147,7 +152,8 @@ def test_a_400_is_not_retried_and_the_error_names_the_host_not_the_url(http_reco
 def test_persistent_5xx_and_timeouts_give_a_retryable_failure_after_the_attempts(http_recorder: HttpRecorder) -> None:
     http_recorder.script("/slow", [200], delay=1.0)
     sleep = SleepRecorder()
-    spec = webhook_spec("generic", timeout=0.2)  # seconds: the CRD takes whole units ("1s"); a number is quicker
+    # The CRD takes whole units ("1s"); a channel built in Python may hold any timedelta, and 0.2 s is quicker.
+    spec = replace(webhook_spec("generic"), timeout=timedelta(seconds=0.2))
     channel = build_channel(
         spec, {"hook": {"url": http_recorder.url("/slow")}}, settings(sleep, retry=RetryPolicy(max_attempts=2))
     )

@@ -12,6 +12,7 @@ import pytest
 
 from modelmonitor.alerts import ChannelSettings, HostNotAllowedError, build_channel
 from modelmonitor.alerts.outbound import OutboundPolicy, parse_allow_flags
+from tests.unit.alerts.policy.builders import channel_of
 
 TABLE = {
     "hooks.slack.com": ["52.1.2.3"],
@@ -103,6 +104,10 @@ def test_bad_flags_are_named(flag: str) -> None:
         policy(flag)
 
 
+def build(raw: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    return build_channel(channel_of(raw), *args, **kwargs)
+
+
 def settings(outbound: OutboundPolicy, namespace: str = "team-a") -> ChannelSettings:
     return ChannelSettings(outbound=outbound, namespace=namespace)
 
@@ -110,26 +115,26 @@ def settings(outbound: OutboundPolicy, namespace: str = "team-a") -> ChannelSett
 def test_channels_check_their_destinations_when_built() -> None:
     none = policy()
     webhook = {"name": "hook", "type": "webhook", "urlSecret": "u"}
-    refused(build_channel, webhook, {"u": {"url": "https://hooks.slack.com/x"}}, settings(none))
+    refused(build, webhook, {"u": {"url": "https://hooks.slack.com/x"}}, settings(none))
     twilio = {"name": "sms", "type": "sms", "provider": "twilio", "to": ["+15550100"], "secret": "t"}
     twilio_data = {"accountSid": "AC1", "authToken": "tok-123456", "from": "+15550199",
                    "baseUrl": "https://169.254.169.254"}
-    message = refused(build_channel, twilio, {"t": twilio_data}, settings(policy("sms:host=169.254.169.254")))
+    message = refused(build, twilio, {"t": twilio_data}, settings(policy("sms:host=169.254.169.254")))
     assert "internal address" in message
     sns = {"name": "sns", "type": "sms", "provider": "sns", "to": ["+15550100"], "secret": "s"}
     sns_data = {"accessKeyId": "AKIA1", "secretAccessKey": "secret-key-1", "region": "eu-west-1",
                 "endpoint": "http://10.0.0.9:4566"}
-    refused(build_channel, sns, {"s": sns_data}, settings(policy("sms:host=*.amazonaws.com")))
+    refused(build, sns, {"s": sns_data}, settings(policy("sms:host=*.amazonaws.com")))
     email = {"name": "mail", "type": "email", "to": ["a@b.c"], "smtpSecret": "m"}
-    message = refused(build_channel, email, {"m": {"host": "relay.internal", "from": "x@y.z"}}, settings(none))
+    message = refused(build, email, {"m": {"host": "relay.internal", "from": "x@y.z"}}, settings(none))
     assert "'relay.internal'" in message
 
 
 def test_the_operators_cloud_identity_is_used_only_where_opted_in() -> None:
     sns = {"name": "sns", "type": "sms", "provider": "sns", "to": ["+15550100"]}
     allowed = policy("sms:host=sns.*.amazonaws.com", namespaces=("trusted",))
-    message = refused(build_channel, sns, {}, settings(allowed, "team-a"))
+    message = refused(build, sns, {}, settings(allowed, "team-a"))
     assert "cloud identity" in message and "'team-a'" in message
-    channel = build_channel({**sns, "secret": None}, {}, ChannelSettings(outbound=allowed, namespace="trusted",
+    channel = build({**sns, "secret": None}, {}, ChannelSettings(outbound=allowed, namespace="trusted",
                                                                            sns_region="eu-west-1"))
     assert channel.name == "sns"

@@ -26,6 +26,11 @@ def channels_of(raw: list[dict[str, Any]]) -> list[AlertChannel]:
     return [parse_part(AlertChannel, item, f"spec.alerts.channels[{index}]") for index, item in enumerate(raw)]
 
 
+def channel_of(raw: dict[str, Any]) -> AlertChannel:
+    """One ``spec.alerts.channels[]`` entry as the spec parser reads it (structure only, no CEL rules)."""
+    return parse_part(AlertChannel, raw, "spec.alerts.channels[0]")
+
+
 def at(hours: float) -> datetime:
     return START + timedelta(hours=hours)
 
