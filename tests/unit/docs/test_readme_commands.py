@@ -19,7 +19,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 README = REPO_ROOT / "README.md"
 COMMAND_PREFIXES = ("make ", "kubectl ", "helm ", "modelmonitor ")
 THIS_FILE = "tests/unit/docs/test_readme_commands.py"
-MAKE_TEST_PREREQUISITES = [("Makefile", "test: venv tools control-plane lint"), (".ci/run", "make test")]
+MAKE_TEST_PREREQUISITES = [("Makefile", "test: venv tools control-plane mlflow lint"), (".ci/run", "make test")]
+
+EVALUATOR_ACCOUNT_TEST = [
+    ("tests/integration/chart/test_evaluator_service_account.py", "def readme_service_account_commands")]
 
 # command -> [(file that runs it, text that must be in that file)]
 EXERCISED: dict[str, list[tuple[str, str]]] = {
@@ -47,6 +50,9 @@ EXERCISED: dict[str, list[tuple[str, str]]] = {
     "kubectl describe mm": [("tests/e2e/test_demo.py", '"describe", "mm"')],
     "modelmonitor evaluate": [("tests/integration/evaluator/conftest.py", '["evaluate", "--config"')],
     "modelmonitor baseline --reference ...": [("tests/integration/evaluator/test_local_files.py", '"baseline"')],
+    "kubectl -n <namespace> create serviceaccount modelmonitor-evaluator": EVALUATOR_ACCOUNT_TEST,
+    "kubectl -n <namespace> patch serviceaccount modelmonitor-evaluator -p "
+    "'{\"automountServiceAccountToken\": false}'": EVALUATOR_ACCOUNT_TEST,
 }
 
 
