@@ -35,6 +35,7 @@ from modelmonitor.evaluator.errors import (
 )
 from modelmonitor.evaluator.inputs import EvaluationInput, load_config_file, read_config_document
 from modelmonitor.evaluator.result import encode_summary, error_summary
+from modelmonitor.evaluator.storage import STORAGE_TIMEOUT_ENV
 
 __all__ = ["main"]
 
@@ -66,6 +67,12 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timestamp-column", help="timestamp column of the current data")
     group.add_argument("--window", help="evaluate only the last WINDOW of current data, e.g. 24h")
     group.add_argument("--model-version", help="model version to report")
+    group.add_argument(
+        "--storage-timeout",
+        type=float,
+        help="seconds within which an unreachable or silent S3 endpoint fails the run "
+        "(default: $MODELMONITOR_STORAGE_TIMEOUT, else 30)",
+    )
 
 
 def _build_parser() -> _ArgumentParser:
@@ -111,6 +118,8 @@ def config_document(arguments: argparse.Namespace) -> dict[str, Any]:
     otherwise). Without a file, the flags make the whole spec: the model is called ``model`` and, unless the
     file declares rules, the spec's default drift tests run (a spec must declare metrics or drift).
     """
+    if getattr(arguments, "storage_timeout", None) is not None:
+        os.environ[STORAGE_TIMEOUT_ENV] = str(arguments.storage_timeout)
     document: dict[str, Any] = load_config_file(arguments.config) if arguments.config else {}
     if arguments.config and "spec" not in document:
         return document  # read_config_document names what is wrong

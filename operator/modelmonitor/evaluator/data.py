@@ -9,6 +9,7 @@ that is absent, a timestamp that is not a time) are found before the first batch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,12 +22,19 @@ import pyarrow.dataset as ds
 
 from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
 from modelmonitor.evaluator.inputs import format_of_path
-from modelmonitor.evaluator.storage import ResolvedFiles, list_files
+from modelmonitor.evaluator.storage import (
+    STORAGE_TIMEOUT_ENV,
+    ResolvedFiles,
+    endpoint_name,
+    list_files,
+    storage_timeout,
+)
 
 __all__ = [
     "BATCH_ROWS",
     "FilePart",
     "LabelIndex",
+    "RowCount",
     "TableSource",
     "TimeWindow",
     "load_label_index",
@@ -37,10 +45,16 @@ BATCH_ROWS = 131_072
 # Read ahead little: the engine consumes batches more slowly than Arrow decodes them, so deep read-ahead
 # only parks decoded row groups in memory (at 10M rows the defaults, 16 batches / 4 files, cost ~3 GiB).
 BATCH_READAHEAD = 1
-FRAGMENT_READAHEAD = 1
 
 #: One file of a dataset, whole (``None``) or only some of its Parquet row groups: the unit of a shard's slice.
 FilePart = tuple[str, tuple[int, ...] | None]
+
+
+@dataclass
+class RowCount:
+    """A running count of rows, filled while batches stream (e.g. rows without a timestamp)."""
+
+    rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,12 @@ def _read_failure(uri: str, error: Exception) -> Exception:
     if isinstance(error, pa.ArrowInvalid | pa.ArrowTypeError | pa.ArrowNotImplementedError):
         first_line = text.splitlines()[0] if text else type(error).__name__
         return DataError(f"cannot parse data under {uri}: {first_line[:300]}", reason="UnreadableData")
+    if uri.startswith("s3://") and ("timeout" in lowered or "timed out" in lowered):
+        return StorageError(
+            f"cannot read {uri}: the S3 endpoint {endpoint_name()} did not answer in time "
+            f"(the budget {storage_timeout():g} s is {STORAGE_TIMEOUT_ENV} / --storage-timeout)",
+            reason="EndpointTimeout",
+        )
     if "access_denied" in lowered or "access denied" in lowered or "403" in lowered:
         return StorageError(f"access denied while reading {uri}", reason="AccessDenied")
     if "no_such_bucket" in lowered or "nosuchbucket" in lowered:
@@ -153,8 +173,13 @@ class TableSource:
         *,
         timestamp_column: str | None = None,
         window: TimeWindow | None = None,
+        null_timestamps: RowCount | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream the named columns that exist (absent ones are skipped), cut to ``window``."""
+        """Stream the named columns that exist (absent ones are skipped), cut to ``window``.
+
+        Rows without a timestamp cannot be placed in a window: they are left out and, when ``null_timestamps``
+        is given, counted there.
+        """
         present = [column for column in columns if column in self.schema.names]
         read_columns = list(present)
         filtering = window is not None and timestamp_column is not None and (window.start or window.end)
@@ -165,6 +190,8 @@ class TableSource:
                 if batch.num_rows == 0:
                     continue
                 if filtering and window is not None and timestamp_column is not None:
+                    if null_timestamps is not None:
+                        null_timestamps.rows += batch.column(timestamp_column).null_count
                     mask = window_mask(batch.column(timestamp_column), window, timestamp_column, self.uri)
                     batch = batch.filter(mask)
                     if batch.num_rows == 0:
@@ -189,14 +216,31 @@ class TableSource:
                     table = row_group.to_table(schema=self.schema, columns=columns, use_threads=True)
                     yield from table.to_batches(BATCH_ROWS)
             return
-        scanner = dataset.scanner(
-            columns=columns,
-            batch_size=BATCH_ROWS,
-            batch_readahead=BATCH_READAHEAD,
-            fragment_readahead=FRAGMENT_READAHEAD,
-            use_threads=True,
-        )
-        yield from scanner.to_batches()
+        # Text formats file by file, so that text that is not UTF-8 is named by file and row.
+        for fragment in dataset.get_fragments():
+            path = str(getattr(fragment, "path", self.uri))
+            scanner = ds.Scanner.from_fragment(
+                fragment,
+                schema=self.schema,
+                columns=columns,
+                batch_size=BATCH_ROWS,
+                batch_readahead=BATCH_READAHEAD,
+                use_threads=True,
+            )
+            first_row = 0
+            try:
+                for batch in scanner.to_batches():
+                    _check_utf8(batch, path, first_row)
+                    first_row += batch.num_rows
+                    yield batch
+            except pa.ArrowInvalid as error:
+                if "invalid utf8" in str(error).lower():
+                    raise DataError(
+                        f"{path}: {_utf8_place(str(error), self.schema)} holds text that is not UTF-8; "
+                        "re-encode the file as UTF-8",
+                        reason="NotUtf8",
+                    ) from None
+                raise
 
     def factory(
         self,
@@ -206,6 +250,54 @@ class TableSource:
         window: TimeWindow | None = None,
     ) -> Callable[[], Iterator[pa.RecordBatch]]:
         return lambda: self.batches(columns, timestamp_column=timestamp_column, window=window)
+
+
+def _check_utf8(batch: pa.RecordBatch, path: str, first_row: int) -> None:
+    """Refuse text that is not UTF-8: CSV reads such a column as binary, JSON as strings that do not decode."""
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            for index, value in enumerate(column.to_pylist()):
+                if value is None:
+                    continue
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise DataError(
+                        f"{path}: column {name!r}, data row {first_row + index + 1}: {value[:40]!r} is not UTF-8 "
+                        "text; re-encode the file as UTF-8",
+                        reason="NotUtf8",
+                    ) from None
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            try:
+                column.validate(full=True)  # checks that every value is valid UTF-8
+            except pa.ArrowInvalid:
+                index = next(index for index in range(len(column)) if not _decodes(column, index))
+                raw = pc.cast(column, pa.binary())[index].as_py()
+                raise DataError(
+                    f"{path}: column {name!r}, data row {first_row + index + 1}: {raw[:40]!r} is not UTF-8 "
+                    "text; re-encode the file as UTF-8",
+                    reason="NotUtf8",
+                ) from None
+
+
+def _utf8_place(message: str, schema: pa.Schema) -> str:
+    """``column 'name', row N`` from the CSV reader's ``In CSV column #i: Row #N`` (as far as it says)."""
+    place = []
+    column = re.search(r"column #([0-9]+)", message)
+    if column is not None and int(column.group(1)) < len(schema.names):
+        place.append(f"column {schema.names[int(column.group(1))]!r}")
+    row = re.search(r"Row #([0-9]+)", message)
+    if row is not None:
+        place.append(f"row {row.group(1)}")
+    return ", ".join(place) or "a value"
+
+
+def _decodes(column: pa.Array, index: int) -> bool:
+    try:
+        column[index].as_py()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def open_source(uri: str, format_name: str | None, field_path: str) -> TableSource:
@@ -221,13 +313,7 @@ def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str) 
     if pa.types.is_date(kind):
         return pc.assume_timezone(pc.cast(column, pa.timestamp("s")), "UTC")
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        try:
-            return pc.cast(column, pa.timestamp("us", tz="UTC"))
-        except pa.ArrowInvalid:
-            raise DataError(
-                f"timestamp column {name!r} in {uri} holds text that is not an ISO 8601 time",
-                reason="WrongType",
-            ) from None
+        return _parse_iso_text(column, name, uri)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         seconds = pc.cast(column, pa.float64())
         microseconds = pc.cast(pc.multiply(seconds, 1_000_000), pa.int64())
@@ -236,6 +322,41 @@ def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str) 
         f"timestamp column {name!r} in {uri} has type {kind}, not a timestamp, date, ISO text or epoch seconds",
         reason="WrongType",
     )
+
+
+_ZONE_SUFFIX = r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_DATE_ONLY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _parse_iso_text(column: pa.Array | pa.ChunkedArray, name: str, uri: str) -> pa.Array:
+    """ISO 8601 text, with a zone offset or without one (naive times are UTC, as documented), or a date."""
+    text = pc.utf8_trim_whitespace(column)
+    text = pc.if_else(
+        pc.match_substring_regex(text, _DATE_ONLY), pc.binary_join_element_wise(text, "T00:00:00", ""), text
+    )
+    text = pc.replace_substring_regex(text, r"[z]$", "Z")
+    zoned = pc.fill_null(pc.match_substring_regex(text, _ZONE_SUFFIX), True)
+    text = pc.if_else(zoned, text, pc.binary_join_element_wise(text, "+00:00", ""))
+    try:
+        return pc.cast(text, pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        pass
+    values = text.to_pylist()
+    bad = [index for index, value in enumerate(values) if value is not None and not _is_iso_time(value)]
+    first = column[bad[0]].as_py() if bad else None
+    raise DataError(
+        f"timestamp column {name!r} in {uri} holds text that is not an ISO 8601 time: {first!r} "
+        f"({len(bad)} such value(s) in a batch of {len(values)} rows)",
+        reason="WrongType",
+    )
+
+
+def _is_iso_time(value: str) -> bool:
+    try:
+        pc.cast(pa.array([value]), pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def window_mask(column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: str, uri: str) -> pa.BooleanArray:

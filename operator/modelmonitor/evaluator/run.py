@@ -24,7 +24,15 @@ import pyarrow.compute as pc
 from modelmonitor.api.model import DriftSpec
 from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator import engine
-from modelmonitor.evaluator.data import LabelIndex, TableSource, TimeWindow, load_label_index, open_source
+from modelmonitor.evaluator.challenger import ChallengerStream, challenger_columns, conclude_comparison
+from modelmonitor.evaluator.data import (
+    LabelIndex,
+    RowCount,
+    TableSource,
+    TimeWindow,
+    load_label_index,
+    open_source,
+)
 from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
 from modelmonitor.evaluator.inputs import EvaluationInput
 from modelmonitor.evaluator.report import render_report
@@ -161,7 +169,7 @@ def _needed_columns(config: EvaluationInput, source: TableSource, *, with_target
     columns = [name for name in source.column_names if name not in excluded]
     drift = config.spec.drift
     if drift is not None and drift.features:
-        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score}
+        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score, *challenger_columns(config.spec)}
         columns = [name for name in columns if name in drift.features or name in roles]
     target = columns_spec.target
     if not with_target and target in columns:
@@ -269,6 +277,8 @@ class CurrentTally:
     labelled: int
     classes: set[str]
     drift_rows: int
+    null_timestamps: int = 0  # current rows left out of the window because their timestamp is null
+    comparison: ChallengerStream | None = None  # spec.challenger's evidence from this pass
 
 
 def prepare_run(
@@ -362,21 +372,29 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     current = source or prepared.current
     timestamp = config.spec.data.current.timestamp_column
 
+    performance_nulls, drift_nulls = RowCount(), RowCount()
+
     def batches(window: TimeWindow | None, with_labels: bool) -> Iterator[pa.RecordBatch]:
-        stream = current.batches(prepared.current_columns, timestamp_column=timestamp, window=window)
+        nulls = performance_nulls if with_labels else drift_nulls
+        stream = current.batches(
+            prepared.current_columns, timestamp_column=timestamp, window=window, null_timestamps=nulls
+        )
         if with_labels:
             return _attach_labels(stream, prepared.labels, prepared.target_column, prepared.join_on)
         return _drop(stream, prepared.join_on)
 
     performance_stream = _LabelledStream(prepared.target_column, track_classes=config.task != "regression")
     accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-    engine.consume(accumulator, performance_stream.watch(batches(prepared.performance_window, True)))
+    comparison = ChallengerStream.for_run(config.spec, prepared.profile, prepared.target_column)
+    labelled_batches = performance_stream.watch(batches(prepared.performance_window, True))
+    engine.consume(accumulator, labelled_batches if comparison is None else comparison.watch(labelled_batches))
     drift_rows = performance_stream.rows
     drift_accumulator: EvaluationAccumulator | None = None
     if prepared.delayed_labels:
         drift_stream = _LabelledStream(None, track_classes=False)
         drift_accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-        engine.consume(drift_accumulator, drift_stream.watch(batches(prepared.drift_window, False)))
+        drift_batches = drift_stream.watch(batches(prepared.drift_window, False))
+        engine.consume(drift_accumulator, ChallengerStream.without_columns(drift_batches, config.spec))
         drift_rows = drift_stream.rows
     return CurrentTally(
         accumulator=accumulator,
@@ -385,6 +403,8 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
         labelled=performance_stream.labelled,
         classes=performance_stream.classes,
         drift_rows=drift_rows,
+        null_timestamps=drift_nulls.rows if prepared.delayed_labels else performance_nulls.rows,
+        comparison=comparison,
     )
 
 
@@ -421,6 +441,12 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
     performance_stats = stats if tally.drift_accumulator is None else engine.finalize(tally.accumulator, config)
     timings["finalize"] = time.perf_counter() - clock - sum(timings.values())
 
+    if tally.null_timestamps:
+        logger.warning(
+            "%s current rows have no %s: they are in no window and were left out",
+            tally.null_timestamps,
+            config.spec.data.current.timestamp_column,
+        )
     rows = tally.rows
     labelled = tally.labelled
     coverage = labelled / rows if rows else 0.0
@@ -466,6 +492,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         feature_count=len(view.features),
     )
     location = output_location(config, options) if options.write_outputs else None
+    comparison = conclude_comparison(tally.comparison, location, datetime.now(UTC), spec.model.version)
     result: dict[str, Any] = {
         "schemaVersion": RESULT_SCHEMA_VERSION,
         "kind": "ModelMonitorEvaluation",
@@ -489,6 +516,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
                 "files": len(current.files.paths),
                 "bytes": current.files.total_bytes,
                 "window": None if drift_window is None else drift_window.to_dict(),
+                "nullTimestamps": tally.null_timestamps,
             },
             "labels": None
             if label_spec is None
@@ -527,8 +555,9 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
             "note": view.drift_note,
             "features": view.features,
         },
-        "dataQuality": view.data_quality,
+        "dataQuality": {**view.data_quality, "nullTimestamps": tally.null_timestamps},
         "statistics": view.raw,
+        "comparison": comparison,
         "reportUri": None if location is None else join_uri(location, "report.html"),
         "resultUri": None if location is None else join_uri(location, "result.json"),
     }

@@ -341,6 +341,7 @@ def tally_to_state(tally: CurrentTally) -> dict[str, Any]:
         "labelled": tally.labelled,
         "classes": sorted(tally.classes),
         "driftRows": tally.drift_rows,
+        "nullTimestamps": tally.null_timestamps,
     }
 
 
@@ -353,6 +354,7 @@ def tally_from_state(state: Mapping[str, Any], profile: ReferenceProfile) -> Cur
         labelled=int(state["labelled"]),
         classes={str(name) for name in state["classes"]},
         drift_rows=int(state["driftRows"]),
+        null_timestamps=int(state.get("nullTimestamps", 0)),
     )
 
 
@@ -362,6 +364,7 @@ def merge_tallies(tallies: Sequence[CurrentTally]) -> CurrentTally:
     merged = CurrentTally(
         accumulator=first.accumulator, drift_accumulator=first.drift_accumulator, rows=first.rows,
         labelled=first.labelled, classes=set(first.classes), drift_rows=first.drift_rows,
+        null_timestamps=first.null_timestamps,
     )
     for tally in rest:
         merged.accumulator.merge(tally.accumulator)
@@ -371,6 +374,7 @@ def merge_tallies(tallies: Sequence[CurrentTally]) -> CurrentTally:
         merged.labelled += tally.labelled
         merged.classes |= tally.classes
         merged.drift_rows += tally.drift_rows
+        merged.null_timestamps += tally.null_timestamps
     return merged
 
 

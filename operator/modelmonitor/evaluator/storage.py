@@ -20,20 +20,24 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from modelmonitor.evaluator.errors import DataError, StorageError
+from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
+    "DEFAULT_STORAGE_TIMEOUT",
+    "STORAGE_TIMEOUT_ENV",
     "Location",
     "ResolvedFiles",
+    "endpoint_name",
     "join_uri",
     "list_files",
     "parse_location",
     "read_bytes_if_exists",
     "s3_client",
     "s3_filesystem",
+    "storage_timeout",
     "write_bytes",
 ]
 
@@ -84,8 +88,58 @@ def join_uri(base: str, *parts: str) -> str:
     return joined
 
 
+#: Seconds within which an unreachable or silent S3 endpoint fails an evaluation (``--storage-timeout``).
+STORAGE_TIMEOUT_ENV = "MODELMONITOR_STORAGE_TIMEOUT"
+DEFAULT_STORAGE_TIMEOUT = 30.0
+#: Attempts of one S3 request; each gets a fifth of the budget to connect and a fifth to answer, so the
+#: attempts and their back-off stay within the budget.
+STORAGE_ATTEMPTS = 2
+
+
+def storage_timeout() -> float:
+    """The storage time budget in seconds: ``$MODELMONITOR_STORAGE_TIMEOUT``, else 30."""
+    text = os.environ.get(STORAGE_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_STORAGE_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not (0 < seconds <= 3600):
+        raise ConfigError(
+            f"{STORAGE_TIMEOUT_ENV} (--storage-timeout): must be a number of seconds in (0, 3600], not {text!r}",
+            reason="BadArguments",
+        )
+    return seconds
+
+
 def _endpoint_url() -> str | None:
-    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+    """The S3 endpoint from the environment (set from ``spec.data.store.endpoint``), checked to be a URL."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint is None:
+        return None
+    parsed = urlparse(endpoint)
+    try:
+        port_ok = parsed.port is None or parsed.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or not port_ok
+        or any(c.isspace() for c in endpoint)
+    ):
+        raise ConfigError(
+            f"spec.data.store.endpoint: {endpoint!r} (AWS_ENDPOINT_URL_S3) is not an http:// or https:// URL "
+            "of an S3 endpoint, such as http://minio.storage:9000",
+            reason="InvalidEndpoint",
+        )
+    return endpoint
+
+
+def endpoint_name() -> str:
+    """The S3 endpoint in use, for messages."""
+    return _endpoint_url() or f"AWS S3 ({_region()})"
 
 
 def _region() -> str:
@@ -93,21 +147,32 @@ def _region() -> str:
 
 
 def s3_client() -> S3Client:
-    """A boto3 S3 client configured from the environment (endpoint, region, credentials)."""
+    """A boto3 S3 client configured from the environment (endpoint, region, credentials, time budget)."""
     import boto3
     from botocore.config import Config
 
+    budget = storage_timeout()
     return boto3.client(
         "s3",
         endpoint_url=_endpoint_url(),
         region_name=_region(),
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+        config=Config(
+            retries={"total_max_attempts": STORAGE_ATTEMPTS, "mode": "standard"},
+            connect_timeout=budget / 5,
+            read_timeout=budget / 5,
+        ),
     )
 
 
 def s3_filesystem() -> pafs.S3FileSystem:
     """A pyarrow S3 filesystem with the same endpoint, region and credentials as :func:`s3_client`."""
-    options: dict[str, Any] = {"region": _region()}
+    budget = storage_timeout()
+    options: dict[str, Any] = {
+        "region": _region(),
+        "connect_timeout": budget / 5,
+        "request_timeout": budget / 5,
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=STORAGE_ATTEMPTS),
+    }
     endpoint = _endpoint_url()
     if endpoint:
         parsed = urlparse(endpoint)
@@ -129,7 +194,14 @@ def s3_filesystem() -> pafs.S3FileSystem:
 
 def _storage_call(location: Location, action: str, call: Callable[[], T]) -> T:
     """Run one boto3 call and turn its failure into a StorageError naming the bucket and key."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     try:
         return call()
@@ -142,9 +214,17 @@ def _storage_call(location: Location, action: str, call: Callable[[], T]) -> T:
             f"cannot {action} {location.uri}: no S3 credentials (set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
             reason="NoCredentials",
         ) from None
+    except (ConnectTimeoutError, ReadTimeoutError) as error:
+        side = "connect" if isinstance(error, ConnectTimeoutError) else "answer"
+        raise StorageError(
+            f"cannot {action} {location.uri}: the S3 endpoint {endpoint_name()} did not {side} within "
+            f"{storage_timeout() / 5:g} s ({STORAGE_ATTEMPTS} attempts; the budget {storage_timeout():g} s is "
+            f"{STORAGE_TIMEOUT_ENV} / --storage-timeout)",
+            reason="EndpointTimeout",
+        ) from None
     except EndpointConnectionError:
         raise StorageError(
-            f"cannot {action} {location.uri}: the S3 endpoint {_endpoint_url() or 'AWS'} is unreachable",
+            f"cannot {action} {location.uri}: the S3 endpoint {endpoint_name()} is unreachable",
             reason="EndpointUnreachable",
         ) from None
     except BotoCoreError as error:
@@ -261,13 +341,17 @@ def read_bytes_if_exists(uri: str) -> bytes | None:
         client = s3_client()
         from botocore.exceptions import ClientError
 
-        try:
-            response = client.get_object(Bucket=location.bucket or "", Key=location.key)
-        except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise _client_error(location, "read", str(error.response.get("Error", {}).get("Code")), None) from None
-        return response["Body"].read()
+        def fetch() -> bytes | None:
+            try:
+                response = client.get_object(Bucket=location.bucket or "", Key=location.key)
+            except ClientError as error:
+                if str(error.response.get("Error", {}).get("Code")) in ("NoSuchKey", "404", "NotFound"):
+                    return None
+                raise
+            body: bytes = response["Body"].read()
+            return body
+
+        return _storage_call(location, "read", fetch)
     path = Path(location.key)
     return path.read_bytes() if path.is_file() else None
 

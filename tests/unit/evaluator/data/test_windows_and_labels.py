@@ -26,10 +26,13 @@ BEFORE = END - timedelta(hours=2)
             type=pa.timestamp("ms"),
         ),
         pa.array(["2026-11-23T11:30:00Z", "2026-11-23T10:00:00Z", "2026-11-23T12:00:00Z", None]),
+        pa.array(["2026-11-23T11:30:00", "2026-11-23 10:00:00", "2026-11-23T12:00:00.000", None]),
+        pa.array(["2026-11-23T13:30:00+02:00", "2026-11-23T05:00:00-0500", "2026-11-23T12:00:00z", None]),
         pa.array([INSIDE.timestamp(), BEFORE.timestamp(), END.timestamp(), None]),
         pa.array([int(INSIDE.timestamp()), int(BEFORE.timestamp()), int(END.timestamp()), None]),
     ],
-    ids=["timestamp-utc", "timestamp-naive", "iso-text", "epoch-float", "epoch-int"],
+    ids=["timestamp-utc", "timestamp-naive", "iso-text", "iso-text-naive-is-utc", "iso-text-offsets", "epoch-float",
+         "epoch-int"],
 )
 def test_window_keeps_start_inclusive_end_exclusive_and_drops_nulls(column: pa.Array) -> None:
     assert window_mask(column, WINDOW, "ts", "data.parquet").to_pylist() == [True, False, False, False]
@@ -39,8 +42,13 @@ def test_a_timestamp_column_of_another_type_is_a_data_error_naming_it() -> None:
     with pytest.raises(DataError, match=r"timestamp column .ts. in data\.parquet has type bool") as caught:
         window_mask(pa.array([True]), WINDOW, "ts", "data.parquet")
     assert caught.value.reason == "WrongType"
-    with pytest.raises(DataError, match="not an ISO 8601 time"):
-        window_mask(pa.array(["yesterday"]), WINDOW, "ts", "data.parquet")
+    with pytest.raises(DataError, match=r"not an ISO 8601 time: 'yesterday' \(1 such value"):
+        window_mask(pa.array(["2026-11-23T11:30:00", "yesterday"]), WINDOW, "ts", "data.parquet")
+
+
+def test_a_date_alone_is_midnight_utc() -> None:
+    window = TimeWindow.ending(END, timedelta(days=1))
+    assert window_mask(pa.array(["2026-11-23", "2026-11-22"]), window, "ts", "f").to_pylist() == [True, False]
 
 
 def test_labels_join_on_ids_with_the_last_duplicate_winning_and_nulls_where_none_arrived() -> None:
