@@ -464,7 +464,11 @@ class EvaluationAccumulator:
                 names, _, current_counts = categorical_tables(reference_categorical, current)
                 unseen = int(current_counts[-1]) if names and names[-1] == "__unseen__" else 0
                 unseen_names = sorted(
-                    (name for name in current.counts if name not in reference_categorical.counts),
+                    (
+                        name
+                        for name in current.counts
+                        if name not in reference_categorical.counts and name not in reference_categorical.pooled
+                    ),
                     key=lambda name: (-current.counts[name], name),
                 )
                 columns.append(
@@ -477,7 +481,7 @@ class EvaluationAccumulator:
                         if reference_total
                         else math.nan,
                         unseen_share=unseen / current.count if current.count else math.nan,
-                        unseen_categories=unseen_names[:20] if not reference_categorical.overflow else [],
+                        unseen_categories=unseen_names[:20],
                     )
                 )
         reference_names = set(profile.schema)

@@ -267,10 +267,11 @@ def build_reference_profile(
 
 
 def _top_categories(state: CategoricalColumnState, limit: int) -> CategoricalColumnState:
-    """The ``limit`` most frequent categories; the others' counts pooled as overflow."""
+    """The ``limit`` most frequent categories; the others' counts pooled as overflow, their names kept."""
     ordered = sorted(state.counts, key=lambda category: (-state.counts[category], category))
     kept = CategoricalColumnState(state.tracking_limit)
     kept.counts = {category: state.counts[category] for category in ordered[:limit]}
     kept.overflow = state.overflow + sum(state.counts[category] for category in ordered[limit:])
+    kept.pooled = frozenset(ordered[limit:])
     kept.missing = state.missing
     return kept

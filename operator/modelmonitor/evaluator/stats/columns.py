@@ -225,6 +225,9 @@ class CategoricalColumnState:
         self.counts: dict[str, int] = {}
         self.missing = 0
         self.overflow = 0
+        # A reference profile's rare categories, pooled into ``overflow`` but still known by name, so that a
+        # category the reference never had is told apart from a rare one (never hidden in the pool).
+        self.pooled: frozenset[str] = frozenset()
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
         self.missing += array.null_count
@@ -273,6 +276,7 @@ class CategoricalColumnState:
             "missing": self.missing,
             "overflow": self.overflow,
             "trackingLimit": self.tracking_limit,
+            **({"pooled": sorted(self.pooled)} if self.pooled else {}),
         }
 
     @classmethod
@@ -281,4 +285,5 @@ class CategoricalColumnState:
         column.counts = {str(key): int(value) for key, value in state["counts"].items()}
         column.missing = int(state["missing"])
         column.overflow = int(state["overflow"])
+        column.pooled = frozenset(str(name) for name in state.get("pooled", []))
         return column

@@ -18,7 +18,8 @@ reference bin holds about 1/1000 of the reference):
 Categorical columns: chi-square test of homogeneity on the 2 x k table of reference and current counts
 (``scipy.stats.chi2_contingency`` without Yates' correction; categories absent from both dropped), PSI and
 JS distance on the category shares. Current categories never seen in the reference are pooled as one
-category ``__unseen__``; with more reference categories than the profile keeps, the rest pool as ``__other__``.
+category ``__unseen__``; with more reference categories than the profile keeps, the rest pool as ``__other__``
+(their names are kept, so a new category is unseen and drifts, never hidden among the rare ones).
 
 Decision: hypothesis tests (ks, chi2, ttest) and the model-free effect sizes (psi, wasserstein,
 jensen_shannon) are both needed. A hypothesis test says drifted when its (optionally corrected) p-value is
@@ -296,20 +297,29 @@ def _shares(counts: IntArray) -> FloatArray:
 def categorical_tables(
     reference: CategoricalColumnState, current: CategoricalColumnState
 ) -> tuple[list[str], IntArray, IntArray]:
-    """Aligned category counts: reference categories, then ``__other__`` and ``__unseen__`` when present."""
+    """Aligned category counts: reference categories, then ``__other__`` and ``__unseen__`` when present.
+
+    ``__other__`` pools the reference's rare categories (past the profile's limit) on both sides;
+    ``__unseen__`` holds current values of categories the reference never had, so new categories are never
+    hidden among rare ones and drift as they should. Current values past the current side's tracking limit
+    (names not kept) count as unseen.
+    """
     names = sorted(reference.counts, key=lambda name: (-reference.counts[name], name))
     known = set(names)
     reference_counts = [reference.counts[name] for name in names]
     current_counts = [current.counts.get(name, 0) for name in names]
-    outside = sum(count for name, count in current.counts.items() if name not in known) + current.overflow
+    pooled = sum(count for name, count in current.counts.items() if name not in known and name in reference.pooled)
+    unseen = current.overflow + sum(
+        count for name, count in current.counts.items() if name not in known and name not in reference.pooled
+    )
     if reference.overflow:
         names.append(OTHER_CATEGORY)
         reference_counts.append(reference.overflow)
-        current_counts.append(outside)
-    elif outside:
+        current_counts.append(pooled)
+    if unseen:
         names.append(UNSEEN_CATEGORY)
         reference_counts.append(0)
-        current_counts.append(outside)
+        current_counts.append(unseen)
     return names, np.asarray(reference_counts, dtype=np.int64), np.asarray(current_counts, dtype=np.int64)
 
 

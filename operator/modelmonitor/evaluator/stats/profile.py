@@ -26,7 +26,7 @@ from modelmonitor.evaluator.stats.roles import ColumnKind, ColumnRoles, Task
 
 __all__ = ["PROFILE_VERSION", "ColumnProfile", "ReferenceProfile"]
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # 2: categorical columns keep the names of their pooled rare categories
 _HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "r2"}
 
 
