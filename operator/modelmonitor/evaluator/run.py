@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 from modelmonitor.api.model import DriftSpec
 from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator import engine
-from modelmonitor.evaluator.challenger import ChallengerStream, challenger_columns, conclude_comparison
 from modelmonitor.evaluator.data import (
     LabelIndex,
     RowCount,
@@ -169,7 +168,7 @@ def _needed_columns(config: EvaluationInput, source: TableSource, *, with_target
     columns = [name for name in source.column_names if name not in excluded]
     drift = config.spec.drift
     if drift is not None and drift.features:
-        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score, *challenger_columns(config.spec)}
+        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score}
         columns = [name for name in columns if name in drift.features or name in roles]
     target = columns_spec.target
     if not with_target and target in columns:
@@ -278,7 +277,6 @@ class CurrentTally:
     classes: set[str]
     drift_rows: int
     null_timestamps: int = 0  # current rows left out of the window because their timestamp is null
-    comparison: ChallengerStream | None = None  # spec.challenger's evidence from this pass
 
 
 def prepare_run(
@@ -385,16 +383,13 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
 
     performance_stream = _LabelledStream(prepared.target_column, track_classes=config.task != "regression")
     accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-    comparison = ChallengerStream.for_run(config.spec, prepared.profile, prepared.target_column)
-    labelled_batches = performance_stream.watch(batches(prepared.performance_window, True))
-    engine.consume(accumulator, labelled_batches if comparison is None else comparison.watch(labelled_batches))
+    engine.consume(accumulator, performance_stream.watch(batches(prepared.performance_window, True)))
     drift_rows = performance_stream.rows
     drift_accumulator: EvaluationAccumulator | None = None
     if prepared.delayed_labels:
         drift_stream = _LabelledStream(None, track_classes=False)
         drift_accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-        drift_batches = drift_stream.watch(batches(prepared.drift_window, False))
-        engine.consume(drift_accumulator, ChallengerStream.without_columns(drift_batches, config.spec))
+        engine.consume(drift_accumulator, drift_stream.watch(batches(prepared.drift_window, False)))
         drift_rows = drift_stream.rows
     return CurrentTally(
         accumulator=accumulator,
@@ -404,7 +399,6 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
         classes=performance_stream.classes,
         drift_rows=drift_rows,
         null_timestamps=drift_nulls.rows if prepared.delayed_labels else performance_nulls.rows,
-        comparison=comparison,
     )
 
 
@@ -492,7 +486,6 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         feature_count=len(view.features),
     )
     location = output_location(config, options) if options.write_outputs else None
-    comparison = conclude_comparison(tally.comparison, location, datetime.now(UTC), spec.model.version)
     result: dict[str, Any] = {
         "schemaVersion": RESULT_SCHEMA_VERSION,
         "kind": "ModelMonitorEvaluation",
@@ -557,7 +550,6 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         },
         "dataQuality": {**view.data_quality, "nullTimestamps": tally.null_timestamps},
         "statistics": view.raw,
-        "comparison": comparison,
         "reportUri": None if location is None else join_uri(location, "report.html"),
         "resultUri": None if location is None else join_uri(location, "result.json"),
     }
