@@ -28,6 +28,9 @@ control-plane: ## Build (first time) or reuse etcd, kube-apiserver, kube-control
 mlflow: ## Create (first time, ~1.5 min) or reuse the pinned mlflow server's own virtualenv for the registry tests
 	hack/mlflow/install.sh >/dev/null
 
+image: ## Build the project's image with podman on a local Debian base (no Docker, no registry); skipped when unchanged
+	hack/image/build.sh
+
 generate: venv ## Regenerate the CRD (top-level and the chart's copy) and docs/reference.md from the Python schema
 	$(VENV_PYTHON) hack/generate_crd.py
 	$(VENV_PYTHON) hack/generate_reference.py

@@ -113,8 +113,13 @@ def unmeasurable_rules(spec: MonitorSpec) -> list[SpecError]:
     """Declared rules that no data can ever satisfy: each names its field and says why (empty when none)."""
     problems: list[SpecError] = []
     task = spec.model.task
-    for index, metric in enumerate(spec.metrics):
-        path = f"spec.metrics[{index}]"
+    declared = [(f"spec.metrics[{index}]", metric) for index, metric in enumerate(spec.metrics)]
+    for position, override in enumerate(spec.segments.overrides if spec.segments is not None else []):
+        declared += [
+            (f"spec.segments.overrides[{position}].metrics[{index}]", metric)
+            for index, metric in enumerate(override.metrics)
+        ]
+    for path, metric in declared:
         if metric.name not in METRICS_BY_TASK[task]:
             why = (
                 "spec.data.columns.score names the positive class's score only, so a multiclass model has no "
@@ -131,6 +136,8 @@ def unmeasurable_rules(spec: MonitorSpec) -> list[SpecError]:
                     f"{', '.join(METRICS_BY_TASK[task])}",
                 )
             )
+        elif metric.name in SCORE_METRICS and spec.data.columns.score is None:  # spec.metrics: a CEL rule
+            problems.append(SpecError(f"{path}.name", f"{metric.name} needs spec.data.columns.score to be set"))
     return problems
 
 

@@ -52,6 +52,11 @@ __all__ = [
     "RollbackSeverity",
     "RollbackSpec",
     "RollbackTarget",
+    "SegmentColumn",
+    "SegmentCombination",
+    "SegmentDiscovery",
+    "SegmentOverride",
+    "SegmentsSpec",
     "Silence",
     "SmsProvider",
     "StoreSpec",
@@ -331,6 +336,49 @@ class ChallengerSpec:
 
 
 @dataclass(frozen=True)
+class SegmentColumn:
+    """A column that splits the rows: by its values (categorical), or by ``bins`` edges (numeric)."""
+
+    column: str
+    bins: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SegmentCombination:
+    columns: list[str]
+
+
+@dataclass(frozen=True)
+class SegmentOverride:
+    """``spec.metrics`` rules replaced (same name) or added for one segment, e.g. ``region=EU``."""
+
+    segment: str
+    metrics: list[MetricThreshold]
+
+
+@dataclass(frozen=True)
+class SegmentDiscovery:
+    enabled: bool = True
+    max_slices: int = 10
+    fdr: float = 0.05
+    min_size: int = 200
+    bins: int = 5
+    pairs: bool = True
+    columns: list[str] = field(default_factory=list)
+    severity: AlertSeverity = "warning"
+
+
+@dataclass(frozen=True)
+class SegmentsSpec:
+    columns: list[SegmentColumn] = field(default_factory=list)
+    combinations: list[SegmentCombination] = field(default_factory=list)
+    min_size: int = 100
+    max_segments: int = 20
+    overrides: list[SegmentOverride] = field(default_factory=list)
+    discover: SegmentDiscovery | None = None
+
+
+@dataclass(frozen=True)
 class MonitorSpec:
     model: ModelSpec
     data: DataSpec
@@ -344,3 +392,4 @@ class MonitorSpec:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     output: OutputSpec | None = None
     challenger: ChallengerSpec | None = None
+    segments: SegmentsSpec | None = None

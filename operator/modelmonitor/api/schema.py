@@ -940,6 +940,145 @@ def _challenger_schema() -> Schema:
     )
 
 
+def _segments_schema() -> Schema:
+    """``spec.segments``: metrics and drift per slice of the rows, and weak slices found automatically."""
+    column_list = array(
+        "Columns to split by; empty: every categorical feature and numeric features in reference quantile bins.",
+        string("A column name.", max_length=_COLUMN),
+        max_items=100,
+        list_type="set",
+    )
+    return obj(
+        "Metrics and drift per segment (a value of a column, a bin of a numeric column, or a pair of them), and "
+        "discovery of the slices whose metric fell the most against the reference.",
+        {
+            "columns": array(
+                "Columns that split the rows: a categorical column by its values, a numeric one by bins.",
+                obj(
+                    "One segmenting column.",
+                    {
+                        "column": string("The column.", min_length=1, max_length=_COLUMN),
+                        "bins": array(
+                            "Numeric columns: the inner bin edges, each once, in any order (e.g. [30, 50] gives "
+                            "(-inf, 30), [30, 50), [50, inf)); empty: the column is categorical.",
+                            number("A bin edge."),
+                            max_items=50,
+                            list_type="set",
+                        ),
+                    },
+                    required=["column"],
+                ),
+                max_items=10,
+                list_type="map",
+                list_map_keys=["column"],
+            ),
+            "combinations": array(
+                "Pairs of columns of spec.segments.columns whose joint values are segments too.",
+                obj(
+                    "A pair of segmenting columns.",
+                    {
+                        "columns": array(
+                            "Two columns of spec.segments.columns.",
+                            string("A column name.", max_length=_COLUMN),
+                            max_items=2,
+                            min_items=2,
+                            list_type="set",
+                        )
+                    },
+                    required=["columns"],
+                ),
+                max_items=10,
+            ),
+            "minSize": integer(
+                "Fewest labelled rows (metrics) or rows on each side (drift) for a segment to be judged; smaller "
+                "segments are inconclusive.",
+                minimum=1,
+                maximum=100_000_000,
+                default=100,
+            ),
+            "maxSegments": integer(
+                "Segments kept per column or combination: the most frequent in the reference data; the rest are "
+                "merged into __other__ (bounds memory, status size and Prometheus labels).",
+                minimum=1,
+                maximum=100,
+                default=20,
+            ),
+            "overrides": array(
+                "Per-segment thresholds: each segment inherits spec.metrics; an entry here replaces the rule of "
+                "the same name (or adds one) for one segment.",
+                obj(
+                    "Thresholds of one segment.",
+                    {
+                        "segment": string(
+                            "The segment, as results name it: column=value, or a=x,b=y for a combination "
+                            "(in the order of the combination's columns).",
+                            min_length=1,
+                            max_length=512,
+                        ),
+                        "metrics": array(
+                            "Rules of this segment.",
+                            _metric_schema(),
+                            max_items=18,
+                            min_items=1,
+                            list_type="map",
+                            list_map_keys=["name"],
+                        ),
+                    },
+                    required=["segment", "metrics"],
+                ),
+                max_items=100,
+                list_type="map",
+                list_map_keys=["segment"],
+            ),
+            "discover": obj(
+                "Weak-slice discovery: single columns and pairs, each slice's metric against the same slice of "
+                "the reference (which needs the target and the prediction in the reference data), with a "
+                "Benjamini-Hochberg false-discovery-rate correction over slices and metrics.",
+                {
+                    "enabled": boolean("Run the discovery.", default=True),
+                    "maxSlices": integer("Most slices reported, worst drop first.", minimum=1, maximum=50,
+                                         default=10),
+                    "fdr": number(
+                        "The false-discovery rate the found slices are controlled at.",
+                        minimum=0,
+                        maximum=0.5,
+                        exclusive_minimum=True,
+                        default=0.05,
+                    ),
+                    "minSize": integer(
+                        "Fewest labelled rows a slice needs on each side (reference and current) to be tested.",
+                        minimum=10,
+                        maximum=100_000_000,
+                        default=200,
+                    ),
+                    "bins": integer("Quantile bins of each numeric column (from the reference).", minimum=2,
+                                    maximum=20, default=5),
+                    "pairs": boolean("Also test pairs of columns.", default=True),
+                    "columns": column_list,
+                    "severity": enum_of("Severity of the violation a found slice raises.", model.AlertSeverity,
+                                        default="warning"),
+                },
+                default=None,
+            ),
+        },
+        default=None,
+        rules=[
+            rule(
+                "!has(self.combinations) || self.combinations.all(c, c.columns.all(n, has(self.columns) && "
+                "self.columns.exists(s, s.column == n)))",
+                "spec.segments.combinations must only name columns of spec.segments.columns",
+                field_path=".combinations",
+            ),
+            rule(
+                "(has(self.columns) && size(self.columns) > 0) || (has(self.discover) && self.discover.enabled)",
+                "spec.segments must set columns or an enabled discover",
+                field_path=".columns",
+                reason="FieldValueRequired",
+            ),
+        ],
+    )
+
+
 def spec_schema() -> Schema:
     """The schema of ``spec``."""
     task_regression = "self.model.task == 'regression'"
@@ -979,6 +1118,7 @@ def spec_schema() -> Schema:
                 required=["uri"],
             ),
             "challenger": _challenger_schema(),
+            "segments": _segments_schema(),
         },
         required=["model", "data"],
         rules=[
@@ -1022,6 +1162,21 @@ def spec_schema() -> Schema:
                 "!has(self.data.labels) || (has(self.metrics) && size(self.metrics) > 0)",
                 "spec.data.labels must only be set when spec.metrics uses labels",
                 field_path=".data.labels",
+            ),
+            rule(
+                "!has(self.rollback) || !has(self.rollback.target) || !has(self.rollback.target.mlflowAlias) "
+                "|| (has(self.model.registry) && has(self.model.registry.mlflow))",
+                "spec.model.registry.mlflow must be set when spec.rollback.target.mlflowAlias is",
+                field_path=".model.registry",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.segments) || !has(self.segments.discover) || !self.segments.discover.enabled || "
+                "(has(self.data.columns) && has(self.data.columns.target) && has(self.data.columns.prediction))",
+                "spec.data.columns.target and prediction must be set when spec.segments.discover is enabled "
+                "(slices are compared on labelled rows)",
+                field_path=".data.columns",
+                reason="FieldValueRequired",
             ),
             rule(
                 f"!has(self.challenger) || ({task_regression} ? "

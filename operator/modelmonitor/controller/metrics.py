@@ -25,6 +25,10 @@ from prometheus_client import Counter, Gauge, Histogram
 
 METRIC_VALUE = Gauge("modelmonitor_metric_value", "Last value of a quality metric",
                      ["namespace", "monitor", "metric"])
+SEGMENT_METRIC_VALUE = Gauge(
+    "modelmonitor_segment_metric_value",
+    "Last value of a quality metric in a segment (the summary's largest segments only, so bounded)",
+    ["namespace", "monitor", "segment", "metric"])
 DRIFT_SHARE = Gauge("modelmonitor_drift_share", "Share of drifted features in the last evaluation",
                     ["namespace", "monitor"])
 DRIFTED_FEATURES = Gauge("modelmonitor_drifted_features", "Drifted features in the last evaluation",
@@ -115,6 +119,7 @@ def set_last_evaluation(namespace: str, monitor: str, evaluation: Mapping[str, A
     for name, value in (evaluation.get("metrics") or {}).items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             METRIC_VALUE.labels(namespace, monitor, name).set(value)
+    _set_segments(namespace, monitor, evaluation.get("segments"))
     drift = evaluation.get("drift") or {}
     if isinstance(drift.get("share"), int | float):
         DRIFT_SHARE.labels(namespace, monitor).set(drift["share"])
@@ -126,6 +131,20 @@ def set_last_evaluation(namespace: str, monitor: str, evaluation: Mapping[str, A
         EVALUATION_SECONDS.labels(namespace, monitor).set((finished - started).total_seconds())
     except (KeyError, ValueError):
         pass
+
+
+def _set_segments(namespace: str, monitor: str, segments: Any) -> None:
+    """One series per segment of the summary's bounded `segments.top` and metric; the monitor's earlier
+    segment series go first, so a segment that left the top stops being exported."""
+    stale = {(sample.labels["segment"], sample.labels["metric"])
+             for family in SEGMENT_METRIC_VALUE.collect() for sample in family.samples
+             if sample.labels.get("namespace") == namespace and sample.labels.get("monitor") == monitor}
+    for segment, metric in stale:
+        SEGMENT_METRIC_VALUE.remove(namespace, monitor, segment, metric)
+    for entry in (segments or {}).get("top") or [] if isinstance(segments, Mapping) else []:
+        for name, value in (entry.get("metrics") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                SEGMENT_METRIC_VALUE.labels(namespace, monitor, str(entry.get("segment")), name).set(value)
 
 
 def restore_from_status(namespace: str, monitor: str, status: Mapping[str, Any] | None) -> bool:
@@ -142,6 +161,7 @@ def restore_from_status(namespace: str, monitor: str, status: Mapping[str, Any] 
 # Each per-monitor metric with its label names, in the order `remove` takes their values.
 PER_MONITOR: tuple[tuple[Gauge | Counter, tuple[str, ...]], ...] = (
     (METRIC_VALUE, ("namespace", "monitor", "metric")),
+    (SEGMENT_METRIC_VALUE, ("namespace", "monitor", "segment", "metric")),
     (DRIFT_SHARE, ("namespace", "monitor")),
     (DRIFTED_FEATURES, ("namespace", "monitor")),
     (EVALUATIONS, ("namespace", "monitor", "verdict", "outcome")),

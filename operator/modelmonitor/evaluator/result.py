@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from modelmonitor.evaluator.segments.summary import compact_segments
+
 __all__ = [
     "RESULT_SCHEMA_VERSION",
     "SUMMARY_LIMIT_BYTES",
@@ -123,6 +125,10 @@ def build_summary(result: Mapping[str, Any], *, top_features: int = TOP_FEATURES
         "reportUri": result.get("reportUri"),
         "resultUri": result.get("resultUri"),
     }
+    segments = result.get("segments")
+    if isinstance(segments, Mapping):
+        rules = (result.get("rules") or {}).get("metrics") or []
+        summary["segments"] = compact_segments(segments, [str(rule.get("name")) for rule in rules])
     return json_safe(summary)  # type: ignore[no-any-return]
 
 
@@ -172,6 +178,12 @@ def encode_summary(summary: Mapping[str, Any], limit: int = SUMMARY_LIMIT_BYTES)
         while drift.get("top") and len(encoded) > limit:
             drift["top"] = drift["top"][:-1]
             encoded = _encode(current)
+    segments = current.get("segments")
+    if len(encoded) > limit and isinstance(segments, dict):
+        for key in ("weakSlices", "top"):  # the counts stay; the detail is in the result document
+            while segments.get(key) and len(encoded) > limit:
+                segments[key] = segments[key][:-1]
+                encoded = _encode(current)
     violations = current.get("violations") or []
     if len(encoded) > limit and violations:
         kept = list(violations)

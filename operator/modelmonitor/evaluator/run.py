@@ -36,6 +36,8 @@ from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
 from modelmonitor.evaluator.inputs import EvaluationInput
 from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
+from modelmonitor.evaluator.segments.conclude import conclude_segments, merge_verdict
+from modelmonitor.evaluator.segments.pipeline import SegmentPlan, SegmentTally, prepare_segments
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.profile import PROFILE_VERSION, ReferenceProfile
 from modelmonitor.evaluator.stats.roles import ColumnRoles
@@ -259,6 +261,7 @@ class PreparedRun:
     current_columns: list[str]
     target_column: str | None
     join_on: str | None
+    segments: SegmentPlan | None = None  # spec.segments: the segments and their reference (issue 16)
 
     @property
     def delayed_labels(self) -> bool:
@@ -276,6 +279,7 @@ class CurrentTally:
     labelled: int
     classes: set[str]
     drift_rows: int
+    segments: SegmentTally | None = None  # spec.segments: per-segment accumulators of this pass
     null_timestamps: int = 0  # current rows left out of the window because their timestamp is null
 
 
@@ -342,6 +346,7 @@ def prepare_run(
     target_column = config.label_column
     join_on = data.labels.join_on if data.labels is not None else None
     current_columns = _needed_columns(config, current, with_target=False)
+    segment_plan = prepare_segments(config.spec.segments, profile, reference, reference_columns, current_columns)
     if join_on is not None:
         current_columns.append(join_on)
     elif target_column and target_column in current.column_names:
@@ -361,6 +366,7 @@ def prepare_run(
         current_columns=current_columns,
         target_column=target_column,
         join_on=join_on,
+        segments=segment_plan,
     )
 
 
@@ -369,6 +375,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     config = prepared.config
     current = source or prepared.current
     timestamp = config.spec.data.current.timestamp_column
+    segments = None if prepared.segments is None else prepared.segments.new_tally(prepared.delayed_labels)
 
     performance_nulls, drift_nulls = RowCount(), RowCount()
 
@@ -378,8 +385,10 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
             prepared.current_columns, timestamp_column=timestamp, window=window, null_timestamps=nulls
         )
         if with_labels:
-            return _attach_labels(stream, prepared.labels, prepared.target_column, prepared.join_on)
-        return _drop(stream, prepared.join_on)
+            labelled = _attach_labels(stream, prepared.labels, prepared.target_column, prepared.join_on)
+            return labelled if segments is None else segments.watch_performance(labelled)
+        dropped = _drop(stream, prepared.join_on)
+        return dropped if segments is None else segments.watch_drift(dropped)
 
     performance_stream = _LabelledStream(prepared.target_column, track_classes=config.task != "regression")
     accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
@@ -398,6 +407,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
         labelled=performance_stream.labelled,
         classes=performance_stream.classes,
         drift_rows=drift_rows,
+        segments=segments,
         null_timestamps=drift_nulls.rows if prepared.delayed_labels else performance_nulls.rows,
     )
 
@@ -485,6 +495,12 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         drifted_count=view.drifted_count,
         feature_count=len(view.features),
     )
+    segment_outcome = None
+    if prepared.segments is not None and tally.segments is not None:
+        segment_outcome = conclude_segments(prepared.segments, tally.segments, spec,
+                                            pending_reason if pending else None)
+        verdict = merge_verdict(verdict, segment_outcome.violations, segment_outcome.checks, pending,
+                                bool(spec.metrics))
     location = output_location(config, options) if options.write_outputs else None
     result: dict[str, Any] = {
         "schemaVersion": RESULT_SCHEMA_VERSION,
@@ -550,6 +566,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         },
         "dataQuality": {**view.data_quality, "nullTimestamps": tally.null_timestamps},
         "statistics": view.raw,
+        "segments": None if segment_outcome is None else segment_outcome.section,
         "reportUri": None if location is None else join_uri(location, "report.html"),
         "resultUri": None if location is None else join_uri(location, "result.json"),
     }

@@ -47,6 +47,7 @@ from modelmonitor.evaluator.run import (
     output_location,
     prepare_run,
 )
+from modelmonitor.evaluator.segments.pipeline import SegmentPlan
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.errors import StateMismatchError
 from modelmonitor.evaluator.stats.profile import ReferenceProfile
@@ -341,11 +342,15 @@ def tally_to_state(tally: CurrentTally) -> dict[str, Any]:
         "labelled": tally.labelled,
         "classes": sorted(tally.classes),
         "driftRows": tally.drift_rows,
+        "segments": None if tally.segments is None else tally.segments.to_state(),
         "nullTimestamps": tally.null_timestamps,
     }
 
 
-def tally_from_state(state: Mapping[str, Any], profile: ReferenceProfile) -> CurrentTally:
+def tally_from_state(
+    state: Mapping[str, Any], profile: ReferenceProfile, segments: SegmentPlan | None = None,
+    delayed_labels: bool = False,
+) -> CurrentTally:
     drift_state = state.get("driftAccumulator")
     return CurrentTally(
         accumulator=EvaluationAccumulator.from_state(dict(state["accumulator"]), profile),
@@ -354,6 +359,7 @@ def tally_from_state(state: Mapping[str, Any], profile: ReferenceProfile) -> Cur
         labelled=int(state["labelled"]),
         classes={str(name) for name in state["classes"]},
         drift_rows=int(state["driftRows"]),
+        segments=None if segments is None else segments.tally_from_state(state.get("segments"), delayed_labels),
         null_timestamps=int(state.get("nullTimestamps", 0)),
     )
 
@@ -363,7 +369,7 @@ def merge_tallies(tallies: Sequence[CurrentTally]) -> CurrentTally:
     first, *rest = tallies
     merged = CurrentTally(
         accumulator=first.accumulator, drift_accumulator=first.drift_accumulator, rows=first.rows,
-        labelled=first.labelled, classes=set(first.classes), drift_rows=first.drift_rows,
+        labelled=first.labelled, classes=set(first.classes), drift_rows=first.drift_rows, segments=first.segments,
         null_timestamps=first.null_timestamps,
     )
     for tally in rest:
@@ -374,6 +380,8 @@ def merge_tallies(tallies: Sequence[CurrentTally]) -> CurrentTally:
         merged.labelled += tally.labelled
         merged.classes |= tally.classes
         merged.drift_rows += tally.drift_rows
+        if merged.segments is not None and tally.segments is not None:
+            merged.segments.merge(tally.segments)
         merged.null_timestamps += tally.null_timestamps
     return merged
 
@@ -451,7 +459,8 @@ def run_reduce(config: EvaluationInput, options: RunOptions) -> EvaluationRun:
             )
         document = json.loads(payload)
         try:
-            tallies.append(tally_from_state(document["tally"], prepared.profile))
+            tallies.append(tally_from_state(document["tally"], prepared.profile, prepared.segments,
+                                            prepared.delayed_labels))
         except StateMismatchError as error:
             raise DataError(f"run {options.run_id}: shard {index}: {error.message}", reason="PartialMismatch") from None
     timings["merge"] = time.perf_counter() - clock - sum(timings.values())

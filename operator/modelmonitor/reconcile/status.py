@@ -140,6 +140,7 @@ def apply_evaluation(
         "violations": violations,
         "reportUri": summary.get("reportUri"), "resultUri": summary.get("resultUri"),
         "error": summary.get("error"),
+        "segments": summary.get("segments"),
     }
     last_evaluation = {key: value for key, value in last_evaluation.items() if value is not None}
 

@@ -494,4 +494,47 @@ RULE_CASES: list[RuleCase] = [
         (BINARY, _all(_set("challenger", _PROMOTING), _set("rollback", {"enabled": False}))),
         (BINARY, _set("challenger", _PROMOTING)),
     ),
+    # spec.segments (issue 16)
+    _case(
+        "spec.segments.overrides[].metrics[]",
+        "each entry of spec.metrics must set min or max",
+        "spec.segments.overrides[0].metrics[0]",
+        (BINARY, _set("segments", {"columns": [{"column": "region"}],
+                                   "overrides": [{"segment": "region=EU", "metrics": [{"name": "f1"}]}]})),
+        (BINARY, _set("segments", {"columns": [{"column": "region"}],
+                                   "overrides": [{"segment": "region=EU", "metrics": [{"name": "f1", "max": 1}]}]})),
+    ),
+    _case(
+        "spec.segments.overrides[].metrics[]",
+        "spec.metrics min must be less than or equal to max",
+        "spec.segments.overrides[0].metrics[0].min",
+        (BINARY, _set("segments", {"columns": [{"column": "region"}], "overrides": [
+            {"segment": "region=EU", "metrics": [{"name": "f1", "min": 0.9, "max": 0.8}]}]})),
+        (BINARY, _set("segments", {"columns": [{"column": "region"}], "overrides": [
+            {"segment": "region=EU", "metrics": [{"name": "f1", "min": 0.8, "max": 0.8}]}]})),
+    ),
+    _case(
+        "spec.segments",
+        "spec.segments.combinations must only name columns of spec.segments.columns",
+        "spec.segments.combinations",
+        (BINARY, _set("segments", {"columns": [{"column": "region"}],
+                                   "combinations": [{"columns": ["region", "product"]}]})),
+        (BINARY, _set("segments", {"columns": [{"column": "region"}, {"column": "product"}],
+                                   "combinations": [{"columns": ["region", "product"]}]})),
+    ),
+    _case(
+        "spec.segments",
+        "spec.segments must set columns or an enabled discover",
+        "spec.segments.columns",
+        (BINARY, _set("segments", {"discover": {"enabled": False}})),
+        (BINARY, _set("segments", {"discover": {}})),
+    ),
+    _case(
+        "spec",
+        "spec.data.columns.target and prediction must be set when spec.segments.discover is enabled (slices are "
+        "compared on labelled rows)",
+        "spec.data.columns",
+        (DRIFT_ONLY, _set("segments", {"discover": {}})),
+        (BINARY, _set("segments", {"discover": {}})),
+    ),
 ]

@@ -1,5 +1,6 @@
-"""The image recipe, read without a Docker engine: multi-stage, pinned slim base, compilers only in the build
-stage, a non-root numeric user, no secrets, OCI labels that follow the package, a tight build context."""
+"""The image recipe, read without a Docker engine: multi-stage, pinned slim base, pinned dependency versions
+shared with the tests, no compilers, a non-root numeric user, no secrets, OCI labels that follow the package,
+a tight build context."""
 
 from __future__ import annotations
 
@@ -38,20 +39,42 @@ def stage_runs(stage: Stage) -> str:
     return "\n".join(instruction.arguments for instruction in stage.all("RUN"))
 
 
-def test_wheels_are_built_in_the_first_stage_and_installed_offline_in_the_last() -> None:
+def test_the_build_stage_installs_the_pinned_versions_into_one_virtualenv() -> None:
     build_runs = stage_runs(DOCKER.stages[0])
     assert "pip wheel --no-deps --wheel-dir /wheels ." in build_runs
+    # The versions `make venv` installs for the tests (constraints.txt), binary wheels only: no compiler needed.
+    assert "pip install --only-binary=:all: --constraint constraints.txt" in build_runs
+    assert "python3 -m venv /opt/modelmonitor" in build_runs
     final_runs = stage_runs(DOCKER.final)
-    assert "pip install --no-index --find-links /wheels modelmonitor-operator" in final_runs
-    assert "from=build" in final_runs  # the wheels come from the build stage, not from an index
-    assert "pip wheel" not in final_runs
+    assert "pip install" not in final_runs and "pip wheel" not in final_runs
 
 
-def test_no_compilers_in_the_final_stage() -> None:
-    assert COMPILER_PACKAGES.search(stage_runs(DOCKER.stages[0]))  # the build stage has them (sanity check)
-    assert not COMPILER_PACKAGES.search(stage_runs(DOCKER.final))
-    for instruction in DOCKER.final.all("COPY"):
-        assert "--from=build" not in instruction.arguments, "copy wheels through a bind mount, not a layer"
+def test_every_dependency_is_pinned_in_the_constraints_the_image_and_the_tests_share() -> None:
+    pins = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, separator, version = line.partition("==")
+            assert separator and version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for requirement in PROJECT["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]).lower()
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "-c constraints.txt -e '.[dev]'" in makefile
+
+
+def test_no_compilers_and_no_stale_layer_hazard() -> None:
+    for stage in DOCKER.stages:
+        assert not COMPILER_PACKAGES.search(stage_runs(stage)), "binary wheels only: no compilers"
+    # The final stage takes exactly the virtualenv from the build stage, by a COPY (whose cache key is the
+    # copied content); a RUN --mount from the build stage is what buildah 1.28 reused stale layers for.
+    copies = [i.arguments for i in DOCKER.final.all("COPY") if "--from=build" in i.arguments]
+    assert copies == ["--from=build /opt/modelmonitor /opt/modelmonitor"]
+    assert "from=build" not in stage_runs(DOCKER.final)
+    environment: dict[str, str] = {}
+    for instruction in DOCKER.final.all("ENV"):
+        environment |= instruction.key_values()
+    assert environment["PATH"].startswith("/opt/modelmonitor/bin:")
 
 
 def test_runs_as_a_numeric_non_root_user() -> None:
