@@ -125,11 +125,42 @@ def build_summary(result: Mapping[str, Any], *, top_features: int = TOP_FEATURES
         "reportUri": result.get("reportUri"),
         "resultUri": result.get("resultUri"),
     }
+    comparison = result.get("comparison")
+    if isinstance(comparison, Mapping):
+        summary["comparison"] = compact_comparison(comparison)
     segments = result.get("segments")
     if isinstance(segments, Mapping):
         rules = (result.get("rules") or {}).get("metrics") or []
         summary["segments"] = compact_segments(segments, [str(rule.get("name")) for rule in rules])
     return json_safe(summary)  # type: ignore[no-any-return]
+
+
+def compact_comparison(comparison: Mapping[str, Any]) -> dict[str, Any]:
+    """The challenger comparison for the summary: decision, why, evidence so far, per-metric difference."""
+    return {
+        "decision": comparison.get("decision"),
+        "reason": comparison.get("reason"),
+        "mode": comparison.get("mode"),
+        "pending": comparison.get("pending"),
+        "championVersion": comparison.get("championVersion"),
+        "challengerVersion": comparison.get("challengerVersion"),
+        "labelledRows": comparison.get("labelledRows"),
+        "unlabelledRows": comparison.get("unlabelledRows"),
+        "rowsNeeded": comparison.get("rowsNeeded"),
+        "since": comparison.get("since"),
+        "runs": comparison.get("runs"),
+        "metrics": [
+            {
+                "metric": item.get("metric"),
+                "champion": _round(item.get("champion")),
+                "challenger": _round(item.get("challenger")),
+                "difference": _round(item.get("difference")),
+                "interval": [_round(value) for value in item.get("interval") or []],
+                "decision": item.get("decision"),
+            }
+            for item in comparison.get("metrics") or []
+        ],
+    }
 
 
 def error_summary(
@@ -201,6 +232,11 @@ def encode_summary(summary: Mapping[str, Any], limit: int = SUMMARY_LIMIT_BYTES)
             encoded = _encode(current)
             if len(encoded) <= limit:
                 break
+    comparison = current.get("comparison")
+    if len(encoded) > limit and isinstance(comparison, dict):
+        comparison.pop("reason", None)
+        comparison.pop("metrics", None)  # the decision stays; the details are in the result document
+        encoded = _encode(current)
     for key in ("estimated", "metrics"):
         if len(encoded) > limit and current.get(key):
             current[key] = dict(list(current[key].items())[: max(1, len(current[key]) // 4)])
@@ -209,7 +245,7 @@ def encode_summary(summary: Mapping[str, Any], limit: int = SUMMARY_LIMIT_BYTES)
     if len(encoded) > limit and isinstance(error, dict):
         error["message"] = str(error.get("message", ""))[:512]
         encoded = _encode(current)
-    for key in ("reportUri", "resultUri", "estimated", "labels", "rows", "metrics"):
+    for key in ("reportUri", "resultUri", "estimated", "labels", "rows", "metrics", "comparison"):
         if len(encoded) <= limit:
             break
         current[key] = None

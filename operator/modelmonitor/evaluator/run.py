@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from modelmonitor.api.model import DriftSpec
 from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator import engine
+from modelmonitor.evaluator.challenger import ChallengerStream, challenger_columns, conclude_comparison
 from modelmonitor.evaluator.data import (
     LabelIndex,
     RowCount,
@@ -170,7 +171,7 @@ def _needed_columns(config: EvaluationInput, source: TableSource, *, with_target
     columns = [name for name in source.column_names if name not in excluded]
     drift = config.spec.drift
     if drift is not None and drift.features:
-        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score}
+        roles = {columns_spec.target, columns_spec.prediction, columns_spec.score, *challenger_columns(config.spec)}
         columns = [name for name in columns if name in drift.features or name in roles]
     target = columns_spec.target
     if not with_target and target in columns:
@@ -281,6 +282,7 @@ class CurrentTally:
     drift_rows: int
     segments: SegmentTally | None = None  # spec.segments: per-segment accumulators of this pass
     null_timestamps: int = 0  # current rows left out of the window because their timestamp is null
+    comparison: ChallengerStream | None = None  # spec.challenger's evidence from this pass
 
 
 def prepare_run(
@@ -392,13 +394,16 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
 
     performance_stream = _LabelledStream(prepared.target_column, track_classes=config.task != "regression")
     accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-    engine.consume(accumulator, performance_stream.watch(batches(prepared.performance_window, True)))
+    comparison = ChallengerStream.for_run(config.spec, prepared.profile, prepared.target_column)
+    labelled_batches = performance_stream.watch(batches(prepared.performance_window, True))
+    engine.consume(accumulator, labelled_batches if comparison is None else comparison.watch(labelled_batches))
     drift_rows = performance_stream.rows
     drift_accumulator: EvaluationAccumulator | None = None
     if prepared.delayed_labels:
         drift_stream = _LabelledStream(None, track_classes=False)
         drift_accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-        engine.consume(drift_accumulator, drift_stream.watch(batches(prepared.drift_window, False)))
+        drift_batches = drift_stream.watch(batches(prepared.drift_window, False))
+        engine.consume(drift_accumulator, ChallengerStream.without_columns(drift_batches, config.spec))
         drift_rows = drift_stream.rows
     return CurrentTally(
         accumulator=accumulator,
@@ -409,6 +414,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
         drift_rows=drift_rows,
         segments=segments,
         null_timestamps=drift_nulls.rows if prepared.delayed_labels else performance_nulls.rows,
+        comparison=comparison,
     )
 
 
@@ -502,6 +508,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         verdict = merge_verdict(verdict, segment_outcome.violations, segment_outcome.checks, pending,
                                 bool(spec.metrics))
     location = output_location(config, options) if options.write_outputs else None
+    comparison = conclude_comparison(tally.comparison, location, datetime.now(UTC), spec.model.version)
     result: dict[str, Any] = {
         "schemaVersion": RESULT_SCHEMA_VERSION,
         "kind": "ModelMonitorEvaluation",
@@ -566,6 +573,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         },
         "dataQuality": {**view.data_quality, "nullTimestamps": tally.null_timestamps},
         "statistics": view.raw,
+        "comparison": comparison,
         "segments": None if segment_outcome is None else segment_outcome.section,
         "reportUri": None if location is None else join_uri(location, "report.html"),
         "resultUri": None if location is None else join_uri(location, "result.json"),

@@ -1,0 +1,251 @@
+"""The evaluator's edge of ``spec.challenger``: feed the comparison while the current data streams, keep its evidence.
+
+The statistics (``evaluator.comparison``) are pure; this module does the two things around them that touch
+the run: it watches the labelled stream the engine already reads (one pass, no second read of the data) and
+turns each Arrow batch into the arrays the comparison adds, and at the end of the run it merges the evidence
+with what earlier runs stored beside the results (``<monitor output>/comparison/state.json``), decides, and
+writes the merged evidence back. Rows without a label yet feed the CBPE estimates only; rows where either
+model's output is missing are counted and left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modelmonitor.api.model import ChallengerSpec, MonitorSpec
+from modelmonitor.evaluator.comparison import (
+    ComparisonSettings,
+    ModelOutputs,
+    PairedComparison,
+    SplitComparison,
+    accumulate,
+)
+from modelmonitor.evaluator.errors import DataError
+from modelmonitor.evaluator.stats.columns import text_values
+from modelmonitor.evaluator.stats.profile import ReferenceProfile
+from modelmonitor.evaluator.storage import join_uri, read_bytes_if_exists, write_bytes
+
+__all__ = ["ChallengerStream", "challenger_columns", "comparison_state_uri", "conclude_comparison"]
+
+logger = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+
+
+def challenger_columns(spec: MonitorSpec) -> list[str]:
+    """Columns of the current data that belong to the comparison, not to the features."""
+    challenger = spec.challenger
+    if challenger is None:
+        return []
+    names = [challenger.prediction, challenger.score, challenger.variant_column]
+    return [name for name in names if name]
+
+
+def comparison_state_uri(run_location: str) -> str:
+    """The comparison's evidence lives beside the runs: ``<parent of the run's output>/comparison/state.json``."""
+    parent = run_location.rstrip("/").rsplit("/", 1)[0]
+    return join_uri(parent, "comparison", "state.json")
+
+
+@dataclass
+class ChallengerStream:
+    """Adds each labelled-stream batch to the comparison on its way to the engine."""
+
+    spec: MonitorSpec
+    challenger: ChallengerSpec
+    profile: ReferenceProfile
+    target: str | None
+    comparison: PairedComparison | SplitComparison
+    missing_outputs: int = 0
+    pending: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_run(cls, spec: MonitorSpec, profile: ReferenceProfile, target: str | None) -> ChallengerStream | None:
+        challenger = spec.challenger
+        if challenger is None:
+            return None
+        task = spec.model.task
+        positive = profile.positive_class if task == "binary-classification" else None
+        comparison: PairedComparison | SplitComparison
+        if challenger.mode == "ab":
+            assert challenger.champion_variant is not None and challenger.challenger_variant is not None
+            comparison = SplitComparison(
+                task, list(challenger.metrics), challenger.champion_variant, challenger.challenger_variant, positive
+            )
+        else:
+            comparison = PairedComparison(task, list(challenger.metrics), positive)
+        stream = cls(spec, challenger, profile, target, comparison)
+        if challenger.data is not None:
+            stream.pending = (
+                "spec.challenger.data (predictions logged apart and joined on an id) is not read yet; "
+                "log the challenger's columns beside the champion's (spec.challenger.prediction / score)"
+            )
+        return stream
+
+    def _labels(self, batch: pa.RecordBatch, column: str | None, score: str | None) -> npt.NDArray[Any] | None:
+        """Predicted labels as text; derived from the score at the reference's threshold when there is no column."""
+        if column is not None:
+            return np.asarray(text_values(batch.column(column)).to_numpy(zero_copy_only=False), dtype=object)
+        if score is None or self.spec.model.task != "binary-classification":
+            return None
+        scores = self._numbers(batch, score)
+        positive = self.profile.positive_class or "1"
+        negative = self.profile.negative_class or "0"
+        labels = np.where(scores >= self.profile.decision_threshold, positive, negative).astype(object)
+        labels[np.isnan(scores)] = None
+        return labels
+
+    @staticmethod
+    def _numbers(batch: pa.RecordBatch, column: str) -> FloatArray:
+        values = pc.cast(batch.column(column), pa.float64())
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    def _outputs(self, batch: pa.RecordBatch, prediction: str | None, score: str | None) -> ModelOutputs:
+        regression = self.spec.model.task == "regression"
+        if regression:
+            values = None if prediction is None else self._numbers(batch, prediction)
+            return ModelOutputs(values, None)
+        scores = None if score is None else self._numbers(batch, score)
+        return ModelOutputs(self._labels(batch, prediction, score), scores)
+
+    def _require(self, batch: pa.RecordBatch, names: dict[str, str | None]) -> None:
+        for path, name in names.items():
+            if name is not None and name not in batch.schema.names:
+                raise DataError(f"{path}: column {name!r} is not in the current data", reason="ColumnMissing")
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self.pending is not None or batch.num_rows == 0:
+            return
+        columns = self.spec.data.columns
+        challenger = self.challenger
+        self._require(
+            batch,
+            {
+                "spec.challenger.prediction": challenger.prediction,
+                "spec.challenger.score": challenger.score,
+                "spec.challenger.variantColumn": challenger.variant_column,
+            },
+        )
+        champion = self._outputs(batch, columns.prediction, columns.score)
+        if self.target is not None and self.target in batch.schema.names:
+            target_array = batch.column(self.target)
+            labelled = np.asarray(target_array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            if self.spec.model.task == "regression":
+                target: npt.NDArray[Any] = self._numbers(batch, self.target)
+            else:
+                target = np.asarray(text_values(target_array).to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            labelled = np.zeros(batch.num_rows, dtype=bool)
+            target = np.full(batch.num_rows, None, dtype=object)
+        if isinstance(self.comparison, SplitComparison):
+            assert challenger.variant_column is not None
+            variant = np.asarray(text_values(batch.column(challenger.variant_column)).to_numpy(zero_copy_only=False))
+            complete = _present(champion)
+            self.missing_outputs += int(np.sum(~complete))
+            chosen, open_rows = labelled & complete, ~labelled & complete
+            self.comparison.add_labelled(
+                variant[chosen], target[chosen], _take(champion.prediction, chosen), _take(champion.score, chosen)
+            )
+            self.comparison.add_unlabelled(
+                variant[open_rows], _take(champion.prediction, open_rows), _take(champion.score, open_rows)
+            )
+            return
+        shadow = self._outputs(batch, challenger.prediction, challenger.score)
+        complete = _present(champion) & _present(shadow)
+        self.missing_outputs += int(np.sum(~complete))
+        chosen, open_rows = labelled & complete, ~labelled & complete
+        self.comparison.add_labelled(target[chosen], _subset(champion, chosen), _subset(shadow, chosen))
+        self.comparison.add_unlabelled(_subset(champion, open_rows), _subset(shadow, open_rows))
+
+    def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Each batch added to the comparison, then passed on without the challenger's columns."""
+        names = challenger_columns(self.spec)
+        for batch in batches:
+            self.add(batch)
+            yield _without(batch, names)
+
+    @staticmethod
+    def without_columns(batches: Iterator[pa.RecordBatch], spec: MonitorSpec) -> Iterator[pa.RecordBatch]:
+        """The batches without the challenger's columns: they are the comparison's, not features to drift-test."""
+        names = challenger_columns(spec)
+        for batch in batches:
+            yield _without(batch, names)
+
+
+def _without(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
+    present = [name for name in names if name in batch.schema.names]
+    return batch.drop_columns(present) if present else batch
+
+
+def _take(values: npt.NDArray[Any] | None, rows: npt.NDArray[np.bool_]) -> Any:
+    return None if values is None else values[rows]
+
+
+def _subset(outputs: ModelOutputs, rows: npt.NDArray[np.bool_]) -> ModelOutputs:
+    return ModelOutputs(_take(outputs.prediction, rows), _take(outputs.score, rows))
+
+
+def _present(outputs: ModelOutputs) -> npt.NDArray[np.bool_]:
+    """Rows where every output the model has is there (not null / NaN)."""
+    rows: npt.NDArray[np.bool_] | None = None
+    for values in (outputs.prediction, outputs.score):
+        if values is None:
+            continue
+        if values.dtype == object:
+            present = np.array([value is not None for value in values], dtype=bool)
+        else:
+            present = ~np.isnan(values.astype(np.float64))
+        rows = present if rows is None else rows & present
+    assert rows is not None
+    return rows
+
+
+def conclude_comparison(
+    stream: ChallengerStream | None, run_location: str | None, finished_at: datetime, champion_version: str | None
+) -> dict[str, Any] | None:
+    """The ``comparison`` section of the result; merges with and rewrites the stored evidence when there is one."""
+    if stream is None:
+        return None
+    challenger = stream.challenger
+    header: dict[str, Any] = {
+        "championVersion": champion_version,
+        "challengerVersion": challenger.version,
+        "mode": challenger.mode,
+    }
+    if stream.pending is not None:
+        return {**header, "decision": "inconclusive", "pending": True, "reason": stream.pending}
+    settings = ComparisonSettings(alpha=challenger.alpha, min_effect=challenger.min_effect, power=challenger.power)
+    now = finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    state_uri = None if run_location is None else comparison_state_uri(run_location)
+    previous = None
+    if state_uri is not None:
+        payload = read_bytes_if_exists(state_uri)
+        if payload is not None:
+            try:
+                previous = json.loads(payload)
+            except ValueError:
+                logger.warning("ignoring the unreadable comparison state %s", state_uri)
+    accumulated = accumulate(previous, stream.comparison, str(champion_version), challenger.version, now)
+    outcome = accumulated.comparison.outcome(settings).to_dict()
+    if state_uri is not None:
+        write_bytes(state_uri, json.dumps(accumulated.to_state(), allow_nan=False).encode("utf-8"), "application/json")
+    return {
+        **header,
+        **outcome,
+        "pending": False,
+        "since": accumulated.since,
+        "runs": accumulated.runs,
+        "resetReason": accumulated.reset_reason,
+        "rowsMissingOutputs": stream.missing_outputs,
+        "stateUri": state_uri,
+    }

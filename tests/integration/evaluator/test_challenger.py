@@ -1,0 +1,147 @@
+"""spec.challenger through ``modelmonitor evaluate`` on a real S3-compatible server: evidence grows run by run.
+
+Each run reads a fresh window of current data (the object under the current prefix is replaced, as new
+traffic would be) holding the champion's and a shadow challenger's outputs. The comparison's evidence is
+stored beside the results and merged, so the labelled rows add up across runs and the decision can change;
+a new challenger version starts afresh. Values are checked against scikit-learn on the same rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn import metrics
+
+from tests.integration.evaluator.conftest import base_config, make_table
+
+pytestmark = pytest.mark.s3
+
+
+def put_parquet(client: Any, bucket: str, key: str, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    client.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+
+
+@pytest.fixture
+def bucket(s3_env: Any) -> str:
+    return str(s3_env.create_bucket(f"mm-{uuid.uuid4().hex[:10]}"))
+
+
+def with_challenger(table: pa.Table, seed: int, noise: float) -> pa.Table:
+    """Add a shadow challenger: the champion's score with extra noise on the logit (a worse model)."""
+    rng = np.random.default_rng(seed)
+    score = np.clip(table.column("score").to_numpy(), 1e-9, 1 - 1e-9)
+    logit = np.log(score / (1 - score)) + rng.normal(0.0, noise, len(score))
+    challenger = 1.0 / (1.0 + np.exp(-logit))
+    table = table.append_column("score_v8", pa.array(challenger))
+    return table.append_column("pred_v8", pa.array((challenger >= 0.5).astype(np.int64)))
+
+
+CHALLENGER = {"version": "8", "prediction": "pred_v8", "score": "score_v8", "metrics": ["accuracy", "roc_auc"]}
+
+
+def _document(bucket: str, challenger: dict[str, Any]) -> dict[str, Any]:
+    document = base_config(f"s3://{bucket}/ref.parquet", f"s3://{bucket}/prod/")
+    document["spec"]["challenger"] = challenger
+    document["output"] = {"uri": f"s3://{bucket}/results/"}
+    return document
+
+
+def test_shadow_evidence_accumulates_across_runs_until_worse(s3_env: Any, bucket: str, evaluate: Any) -> None:
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(2000, seed=1))
+    document = _document(bucket, CHALLENGER)
+    seen: list[pa.Table] = []
+    comparisons = []
+    for run in range(4):
+        window = with_challenger(make_table(1000, seed=100 + run), seed=200 + run, noise=0.4)
+        seen.append(window)
+        put_parquet(client, bucket, "prod/part.parquet", window)
+        result = evaluate(document, output="")
+        assert result.exit_code == 0, result.summary
+        comparisons.append(result.summary["comparison"])
+    assert [c["labelledRows"] for c in comparisons] == [1000, 2000, 3000, 4000]
+    assert [c["runs"] for c in comparisons] == [1, 2, 3, 4]
+    assert len({c["since"] for c in comparisons}) == 1
+    assert comparisons[-1]["decision"] == "challenger-worse"
+    # the first run's 1000 rows do not separate the models yet; the accumulated evidence does
+    assert comparisons[0]["decision"] == "inconclusive"
+    assert comparisons[0]["rowsNeeded"] > 0
+    assert comparisons[1]["decision"] == "challenger-worse"
+    # the accumulated values are those of all rows seen, by scikit-learn
+    everything = pa.concat_tables(seen)
+    truth = everything.column("label").to_numpy()
+    accuracy = {item["metric"]: item for item in comparisons[-1]["metrics"]}["accuracy"]
+    assert accuracy["champion"] == pytest.approx(
+        metrics.accuracy_score(truth, everything.column("pred").to_numpy()), abs=1e-6
+    )
+    assert accuracy["challenger"] == pytest.approx(
+        metrics.accuracy_score(truth, everything.column("pred_v8").to_numpy()), abs=1e-6
+    )
+    # the full comparison is in the result document; the challenger's columns are not drift features
+    run_id = f"run-{3}"
+    stored = json.loads(client.get_object(Bucket=bucket, Key=f"results/{run_id}/result.json")["Body"].read())
+    assert stored["comparison"]["decision"] == "challenger-worse"
+    assert stored["comparison"]["stateUri"] == f"s3://{bucket}/results/comparison/state.json"
+    features = {feature["feature"] for feature in stored["drift"]["features"]}
+    assert not features & {"pred_v8", "score_v8"}
+    assert not set(stored["dataQuality"].get("addedColumns") or []) & {"pred_v8", "score_v8"}
+    state = json.loads(client.get_object(Bucket=bucket, Key="results/comparison/state.json")["Body"].read())
+    assert (state["championVersion"], state["challengerVersion"], state["runs"]) == ("7", "8", 4)
+
+    # a new challenger version: the evidence starts afresh and says why
+    document = _document(bucket, dict(CHALLENGER, version="9"))
+    result = evaluate(document, output="")
+    assert result.exit_code == 0, result.summary
+    fresh = result.summary["comparison"]
+    assert (fresh["runs"], fresh["labelledRows"], fresh["challengerVersion"]) == (1, 1000, "9")
+
+
+def test_ab_mode_compares_the_traffic_split_by_a_column(s3_env: Any, bucket: str, evaluate: Any) -> None:
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(2000, seed=1))
+    window = with_challenger(make_table(4000, seed=7), seed=8, noise=2.0)
+    rng = np.random.default_rng(9)
+    variant = np.where(rng.random(window.num_rows) < 0.5, "v7", "v8")
+    served_pred = np.where(variant == "v8", window.column("pred_v8").to_numpy(), window.column("pred").to_numpy())
+    served_score = np.where(variant == "v8", window.column("score_v8").to_numpy(), window.column("score").to_numpy())
+    table = window.drop_columns(["pred", "score", "pred_v8", "score_v8"])
+    table = table.append_column("pred", pa.array(served_pred)).append_column("score", pa.array(served_score))
+    table = table.append_column("variant", pa.array(variant.tolist()))
+    put_parquet(client, bucket, "prod/part.parquet", table)
+    challenger = {
+        "version": "8",
+        "mode": "ab",
+        "variantColumn": "variant",
+        "championVariant": "v7",
+        "challengerVariant": "v8",
+        "metrics": ["accuracy"],
+    }
+    result = evaluate(_document(bucket, challenger), output="")
+    assert result.exit_code == 0, result.summary
+    comparison = result.summary["comparison"]
+    assert comparison["mode"] == "ab"
+    assert comparison["labelledRows"] == 4000
+    truth = table.column("label").to_numpy()
+    accuracy = comparison["metrics"][0]
+    for name, arm in (("champion", "v7"), ("challenger", "v8")):
+        rows = variant == arm
+        assert accuracy[name] == pytest.approx(metrics.accuracy_score(truth[rows], served_pred[rows]), abs=1e-6)
+    assert comparison["decision"] in ("challenger-worse", "inconclusive")
+
+
+def test_a_missing_challenger_column_is_a_data_error_naming_the_field(s3_env: Any, bucket: str, evaluate: Any) -> None:
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(500, seed=1))
+    put_parquet(client, bucket, "prod/part.parquet", make_table(500, seed=2))
+    result = evaluate(_document(bucket, CHALLENGER), output="")
+    assert result.exit_code == 3, result.summary
+    assert "spec.challenger.prediction" in result.summary["error"]["message"]
