@@ -64,6 +64,12 @@ def _printer_columns() -> list[dict[str, Any]]:
             "description": "Share of drifted features.",
         },
         {
+            "name": "Challenger",
+            "type": "string",
+            "jsonPath": ".status.comparison.decision",
+            "description": "spec.challenger's decision: challenger-better, challenger-worse, ... or inconclusive.",
+        },
+        {
             "name": "Last-Evaluated",
             "type": "date",
             "jsonPath": ".status.summary.lastEvaluated",

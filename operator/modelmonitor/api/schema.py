@@ -1268,6 +1268,10 @@ def status_schema() -> Schema:
                 "items": open_object("One model version."),
             },
             "alerts": open_object("Active alerts and their deliveries per channel."),
+            "comparison": open_object(
+                "spec.challenger's comparison: decision, reason, both versions, labelledRows, rowsNeeded, "
+                "evidenceSince, runs, decisionSince, and per metric champion, challenger, difference, interval."
+            ),
             "rollback": open_object("Rollbacks done or proposed, and their bookkeeping."),
             "kopf": open_object("The operator framework's own bookkeeping."),
         },

@@ -16,6 +16,7 @@ import kopf
 from modelmonitor.controller import metrics
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
+from modelmonitor.reconcile.comparison import comparison_event
 from modelmonitor.services import alerting, rollbacks
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
 from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
@@ -168,6 +169,9 @@ def report_evaluation(record: EvaluationRecord) -> None:
         kopf.warn(monitor, reason="EvaluationFailed",
                   message=f"evaluation {record.evaluation_id} failed: {error.get('reason')}: {error.get('message')}")
         return
+    decision_change = comparison_event(monitor.get("status"), record.status_patch)
+    if decision_change is not None:  # spec.challenger's decision changed (or its versions did)
+        _post_event(monitor, *decision_change)
     violations = summary.get("violations") or []
     message = f"evaluation {record.evaluation_id}: {verdict}"
     if violations:

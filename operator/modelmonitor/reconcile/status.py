@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from modelmonitor.reconcile.comparison import apply_comparison
 from modelmonitor.reconcile.versions import format_timestamp, record_evaluation
 
 HISTORY_LIMIT = 20
@@ -201,6 +202,7 @@ def apply_evaluation(
         patch["versions"] = record_evaluation(
             status.get("versions") or [], str(model_version), verdict, evaluation_id, now,
             violated_rules=[str(v.get("rule")) for v in violations])
+    apply_comparison(patch, status, summary, generation, now)  # spec.challenger: status.comparison + condition
     return patch
 
 

@@ -60,7 +60,7 @@ def test_crd_names_columns_and_subresource() -> None:
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [column["name"] for column in version["additionalPrinterColumns"]]
-    assert columns == ["Model", "Version", "Phase", "Metric", "Drift", "Last-Evaluated", "Age"]
+    assert columns == ["Model", "Version", "Phase", "Metric", "Drift", "Challenger", "Last-Evaluated", "Age"]
     status_summary = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["summary"]
     for column in version["additionalPrinterColumns"]:
         if column["jsonPath"].startswith(".status.summary."):

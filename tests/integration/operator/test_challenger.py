@@ -1,0 +1,78 @@
+"""spec.challenger through the running operator (real API server, MinIO, evaluation Jobs): as labelled rows
+accumulate over run-now evaluations the decision moves from inconclusive to challenger-worse, and that is read
+back from the API server in status.comparison, the ChallengerDecision condition, the printer column and an
+Event; removing the challenger from the spec removes status.comparison (the merge patch's explicit null)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.harness.datasets import credit_scoring, parquet_bytes
+from tests.harness.processes import wait_until
+from tests.integration.operator.conftest import MonitorWorld, OperatorProcess, condition
+
+pytestmark = [pytest.mark.cluster, pytest.mark.s3]
+
+CHALLENGER = {"version": "2", "prediction": "pred_v2", "score": "proba_v2", "metrics": ["accuracy", "roc_auc"]}
+
+
+def upload_shadow_traffic(world: MonitorWorld, rows: int, seed: int) -> None:
+    """Current data with a shadow challenger whose scores carry extra noise (a worse model)."""
+    table = credit_scoring(rows, seed)
+    rng = np.random.default_rng(seed + 20)
+    score = np.clip(table.column("proba").to_numpy(), 1e-9, 1 - 1e-9)
+    challenger = 1 / (1 + np.exp(-(np.log(score / (1 - score)) + rng.normal(0, 1.0, rows))))
+    table = table.append_column("proba_v2", pa.array(challenger))
+    table = table.append_column("pred_v2", pa.array((challenger >= 0.5).astype(np.int64)))
+    s3 = world.s3.client()
+    for item in s3.list_objects_v2(Bucket=world.bucket, Prefix="current/").get("Contents", []):
+        s3.delete_object(Bucket=world.bucket, Key=item["Key"])
+    world.upload("current/part-0.parquet", parquet_bytes(table))
+
+
+def events(world: MonitorWorld, name: str) -> list[dict[str, Any]]:
+    listed = world.core.list_namespaced_event(world.namespace, field_selector=f"involvedObject.name={name}")
+    return [{"reason": item.reason, "type": item.type, "message": item.message} for item in listed.items]
+
+
+def test_decision_changes_as_labels_accumulate_and_is_read_back(world: MonitorWorld,
+                                                                 operator: OperatorProcess) -> None:
+    world.upload_credit_data("reference/", 4_000, seed=40, drift=0.0)
+    upload_shadow_traffic(world, 600, seed=50)
+    world.apply(world.monitor("shadowed", challenger=CHALLENGER))
+    world.run_now("shadowed")
+    monitor = world.wait_for_evaluations("shadowed", 1, timeout=240)
+    assert monitor["status"]["lastEvaluation"]["outcome"] == "evaluated", monitor["status"]["lastEvaluation"]
+    first = monitor["status"]["comparison"]
+    assert first["decision"] == "inconclusive"
+    assert (first["championVersion"], first["challengerVersion"], first["labelledRows"], first["runs"]) == (
+        "1", "2", 600, 1)
+    assert first["rowsNeeded"] > 0
+    assert {item["metric"] for item in first["metrics"]} == {"accuracy", "roc_auc"}
+    decided = condition(monitor, "ChallengerDecision")
+    assert (decided["status"], decided["reason"]) == ("False", "Inconclusive")
+
+    upload_shadow_traffic(world, 3_000, seed=51)
+    world.run_now("shadowed")
+    monitor = world.wait_for_evaluations("shadowed", 2, timeout=240)
+    second = monitor["status"]["comparison"]
+    assert second["decision"] == "challenger-worse"
+    assert (second["labelledRows"], second["runs"], second["evidenceSince"]) == (3_600, 2, first["evidenceSince"])
+    assert second["decisionSince"] >= first["decisionSince"]
+    roc_auc = {item["metric"]: item for item in second["metrics"]}["roc_auc"]
+    assert roc_auc["difference"] < 0 and roc_auc["interval"][1] < 0
+    decided = condition(monitor, "ChallengerDecision")
+    assert (decided["status"], decided["reason"]) == ("True", "ChallengerWorse")
+    wait_until(lambda: any(event["reason"] == "ChallengerWorse" and event["type"] == "Warning"
+                           for event in events(world, "shadowed")), 30, what="the ChallengerWorse event")
+    assert "challenger-worse" in world.kubectl("get", "mm", "shadowed")
+
+    world.apply(world.monitor("shadowed"))  # the challenger leaves the spec
+    world.run_now("shadowed")
+    monitor = world.wait_for_evaluations("shadowed", 3, timeout=240)
+    assert "comparison" not in monitor["status"]
+    assert all(item["type"] != "ChallengerDecision" for item in monitor["status"]["conditions"])
