@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from modelmonitor.api.metrics import MODEL_BASED_TESTS
+from modelmonitor.evaluator.errors import DataError
 from modelmonitor.evaluator.inputs import EvaluationInput
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.baseline import build_reference_profile
@@ -28,6 +29,7 @@ __all__ = [
     "StatsView",
     "build_profile",
     "consume",
+    "data_warnings",
     "drift_settings",
     "finalize",
     "new_accumulator",
@@ -213,3 +215,59 @@ def view(stats: EvaluationStats, performance: EvaluationStats, config: Evaluatio
         data_quality=_quality(drift_document.get("dataQuality") or {}),
         raw=raw,
     )
+
+
+def _numeric_type(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+
+def data_warnings(
+    config: EvaluationInput,
+    reference_schema: pa.Schema,
+    profile: ReferenceProfile,
+    confusion: dict[str, Any] | None,
+    label_values: set[str],
+) -> list[str]:
+    """What the user should know about how the data was read; a binary task with a third class is refused.
+
+    - a numeric column declared categorical is tested as categories (each distinct number one category);
+    - binary-classification labels or predictions outside the two classes cannot be scored as binary: a
+      ``DataError`` names the column and the values (often a type mismatch, ``1.0`` against ``1``);
+    - multiclass labels or predictions the reference never had are reported (the metrics include them).
+    """
+    warnings: list[str] = []
+    for index, name in enumerate(config.spec.data.columns.categorical):
+        if name in reference_schema.names and _numeric_type(reference_schema.field(name).type):
+            warnings.append(
+                f"spec.data.columns.categorical[{index}]: column {name!r} is numeric "
+                f"({reference_schema.field(name).type}) in {config.reference_uri}; it is tested as categories "
+                "(chi2, each distinct value one category), not as numbers (ks)"
+            )
+    if config.task == "regression":
+        return warnings
+    labels = [str(label) for label in (confusion or {}).get("labels") or []]
+    matrix = (confusion or {}).get("matrix") or []
+    actual = {labels[row] for row, counts in enumerate(matrix) if sum(counts)} | set(label_values)
+    predicted = {labels[column] for column in range(len(labels)) if any(row[column] for row in matrix)}
+    classes = set(profile.classes)
+    if not classes:  # the reference holds neither labels nor predictions: nothing to compare with
+        return warnings
+    columns = config.spec.data.columns
+    for role, values in (("target", actual), ("prediction", predicted)):
+        extra = sorted(values - classes)
+        if not extra:
+            continue
+        column = columns.target if role == "target" else columns.prediction
+        shown = ", ".join(repr(value) for value in extra[:10])
+        if config.task == "binary-classification":
+            raise DataError(
+                f"spec.data.columns.{role}: column {column!r} holds {shown}, outside the two classes of the "
+                f"reference ({', '.join(repr(name) for name in profile.classes)}); a binary-classification monitor "
+                "needs the same two values in labels and predictions (a type mismatch such as 1.0 against 1?)",
+                reason="UnknownClass",
+            )
+        warnings.append(
+            f"spec.data.columns.{role}: column {column!r} holds classes the reference never had: {shown}; "
+            "the metrics include them"
+        )
+    return warnings

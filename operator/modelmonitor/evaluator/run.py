@@ -488,6 +488,9 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         )
 
     view = engine.view(stats, performance_stats, config)
+    warnings = engine.data_warnings(config, reference.schema, prepared.profile, view.confusion_matrix, tally.classes)
+    for warning in warnings:
+        logger.warning("%s", warning)
     metrics = {} if pending else view.metrics
     verdict = decide_verdict(
         metric_rules=spec.metrics,
@@ -572,6 +575,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
             "features": view.features,
         },
         "dataQuality": {**view.data_quality, "nullTimestamps": tally.null_timestamps},
+        "warnings": warnings,
         "statistics": view.raw,
         "comparison": comparison,
         "segments": None if segment_outcome is None else segment_outcome.section,

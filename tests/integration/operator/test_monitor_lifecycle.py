@@ -42,6 +42,12 @@ def test_monitor_gets_owned_objects_and_a_verdict(world: MonitorWorld, operator:
     assert condition(monitor, "Ready")["status"] == "True"
     assert condition(monitor, "DataDrift")["status"] == "False"
     assert "modelmonitor.io/run-now" not in (monitor["metadata"].get("annotations") or {})
+    # every declared rule is accounted for in status: each metric and each drift test, with its state
+    checks = status["lastEvaluation"]["checks"]
+    assert set(checks) == {"metric:accuracy", "metric:roc_auc", "drift-test:ks", "drift-test:chi2", "drift-test:psi"}
+    assert checks["metric:accuracy"] == {"state": "ok", "value": pytest.approx(
+        status["lastEvaluation"]["metrics"]["accuracy"], abs=1e-4)}
+    assert {entry["state"] for entry in checks.values()} == {"ok"}
 
     table = world.kubectl("get", "mm", "credit")
     header, row = table.splitlines()[:2]
@@ -58,6 +64,8 @@ def test_drift_degrades_and_recovery_heals(world: MonitorWorld, operator: Operat
     monitor = world.wait_for_evaluations("drifty", 1)
     assert monitor["status"]["phase"] == "Degraded", monitor["status"]
     assert condition(monitor, "DataDrift")["status"] == "True"
+    drift_check = monitor["status"]["lastEvaluation"]["checks"]["drift-test:ks"]
+    assert drift_check["state"] == "violated" and drift_check["severity"] in ("warning", "critical")
 
     world.upload_credit_data("current/", 5_000, seed=5, drift=0.0)
     world.run_now("drifty")

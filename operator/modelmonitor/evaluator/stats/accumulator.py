@@ -344,6 +344,11 @@ class EvaluationAccumulator:
         notes = []
         if labelled == 0:
             notes.append("no labels have arrived: realised metrics are empty; see the estimated ones")
+        if self.classification is not None and self.classification.out_of_range_scores:
+            notes.append(
+                f"{self.classification.out_of_range_scores} score(s) of {self.roles.score!r} outside [0, 1] are not "
+                "probabilities: left out of roc_auc, pr_auc, log_loss, brier and the estimated performance"
+            )
         return EvaluationStats(
             task=self.task,
             rows={"reference": self.profile.rows, "current": self.rows, "labelled": labelled},

@@ -152,6 +152,7 @@ class ClassificationState:
         self.log_loss_rows = 0
         self.brier_sum = CompensatedSum()
         self.scored_rows = 0
+        self.out_of_range_scores = 0  # finite scores outside [0, 1]: left out of every score metric
         self.positive_histogram = np.zeros(bins, dtype=np.int64)
         self.negative_histogram = np.zeros(bins, dtype=np.int64)
         self.predicted_positive_histogram = np.zeros(bins, dtype=np.int64)
@@ -200,7 +201,11 @@ class ClassificationState:
         labelled: npt.NDArray[np.bool_],
         predicted_valid: npt.NDArray[np.bool_],
     ) -> None:
-        scored = np.isfinite(score)
+        # A score is a probability: one outside [0, 1] is left out of every score metric (roc_auc, pr_auc,
+        # log_loss, brier, the estimated performance) alike, and counted, rather than clipped for some.
+        finite = np.isfinite(score)
+        scored = finite & (score >= 0.0) & (score <= 1.0)
+        self.out_of_range_scores += int((finite & ~scored).sum())
         is_positive = actual.is_label(self.positive_class)
         predicted_positive = predicted.is_label(self.positive_class)
         bins = score_bins(np.where(scored, score, 0.0), self.bins)
@@ -266,6 +271,7 @@ class ClassificationState:
         self.log_loss_rows += other.log_loss_rows
         self.brier_sum.merge(other.brier_sum)
         self.scored_rows += other.scored_rows
+        self.out_of_range_scores += other.out_of_range_scores
         self.positive_histogram += other.positive_histogram
         self.negative_histogram += other.negative_histogram
         self.predicted_positive_histogram += other.predicted_positive_histogram
@@ -285,6 +291,7 @@ class ClassificationState:
             "logLossRows": self.log_loss_rows,
             "brierSum": self.brier_sum.to_state(),
             "scoredRows": self.scored_rows,
+            "outOfRangeScores": self.out_of_range_scores,
             "histograms": {
                 "positive": _sparse(self.positive_histogram),
                 "negative": _sparse(self.negative_histogram),
@@ -307,6 +314,7 @@ class ClassificationState:
         classification.log_loss_rows = int(state["logLossRows"])
         classification.brier_sum = CompensatedSum.from_state(state["brierSum"])
         classification.scored_rows = int(state["scoredRows"])
+        classification.out_of_range_scores = int(state.get("outOfRangeScores", 0))
         histograms = state["histograms"]
         classification.positive_histogram = _dense(histograms["positive"], classification.bins)
         classification.negative_histogram = _dense(histograms["negative"], classification.bins)
