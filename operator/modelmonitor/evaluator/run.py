@@ -348,7 +348,8 @@ def prepare_run(
     target_column = config.label_column
     join_on = data.labels.join_on if data.labels is not None else None
     current_columns = _needed_columns(config, current, with_target=False)
-    segment_plan = prepare_segments(config.spec.segments, profile, reference, reference_columns, current_columns)
+    segment_plan = prepare_segments(config.spec.segments, profile, reference, reference_columns, current_columns,
+                                    cache_uri)
     if join_on is not None:
         current_columns.append(join_on)
     elif target_column and target_column in current.column_names:

@@ -10,6 +10,9 @@ read once; it serialises and merges like the engine's accumulators (``evaluator.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +20,9 @@ from typing import Any
 import pyarrow as pa
 
 from modelmonitor.api.model import SegmentsSpec
+from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator.data import TableSource
-from modelmonitor.evaluator.errors import ConfigError
+from modelmonitor.evaluator.errors import ConfigError, EvaluatorError
 from modelmonitor.evaluator.segments.declared import (
     Dimension,
     SegmentAccumulators,
@@ -29,8 +33,12 @@ from modelmonitor.evaluator.segments.discovery import DiscoveryCounts
 from modelmonitor.evaluator.segments.keys import Slicer
 from modelmonitor.evaluator.stats.drift import coarse_bin_boundaries
 from modelmonitor.evaluator.stats.profile import ReferenceProfile
+from modelmonitor.evaluator.storage import read_bytes_if_exists, write_bytes
 
-__all__ = ["SegmentPlan", "SegmentTally", "discovery_slicers", "prepare_segments"]
+__all__ = ["CACHE_VERSION", "SegmentPlan", "SegmentTally", "discovery_slicers", "prepare_segments"]
+
+logger = logging.getLogger("modelmonitor.evaluator")
+CACHE_VERSION = 1
 
 
 @dataclass
@@ -162,46 +170,89 @@ def _check_columns(spec: SegmentsSpec, reference: TableSource) -> None:
             )
 
 
+def _cache_location(profile_uri: str | None, profile: ReferenceProfile, spec: SegmentsSpec) -> str | None:
+    """Next to the cached profile: the digest covers the profile (so the reference files) and the spec."""
+    if profile_uri is None:
+        return None
+    key = json.dumps({"profile": profile.fingerprint, "segments": dump_value(spec), "version": CACHE_VERSION},
+                     sort_keys=True)
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    stem = profile_uri[: -len(".json")] if profile_uri.endswith(".json") else profile_uri
+    return f"{stem}.segments-{digest}.json"
+
+
+def _dimension_from_dict(document: dict[str, Any]) -> Dimension:
+    slicers = tuple(
+        Slicer(item["column"], tuple(item["labels"]), None if item["edges"] is None else tuple(item["edges"]))
+        for item in document["slicers"]
+    )
+    lookup = document["pairLookup"]
+    return Dimension(document["name"], slicers, tuple(document["names"]), None if lookup is None else tuple(lookup))
+
+
+def _dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
+    return {
+        "name": dimension.name,
+        "slicers": [{"column": slicer.column, "labels": list(slicer.labels),
+                     "edges": None if slicer.edges is None else list(slicer.edges)} for slicer in dimension.slicers],
+        "names": list(dimension.names),
+        "pairLookup": None if dimension.pair_lookup is None else list(dimension.pair_lookup),
+    }
+
+
+def _cached_reference(
+    uri: str, profile: ReferenceProfile, discovery: DiscoveryCounts | None
+) -> tuple[list[Dimension], SegmentAccumulators] | None:
+    payload = read_bytes_if_exists(uri)
+    if payload is None:
+        return None
+    try:
+        document = json.loads(payload)
+        dimensions = [_dimension_from_dict(item) for item in document["dimensions"]]
+        accumulators = SegmentAccumulators(profile, dimensions)
+        accumulators.load_state(document["reference"])
+        if discovery is not None:
+            discovery.load_state(document["discovery"])
+    except (ValueError, KeyError, TypeError, EvaluatorError) as error:
+        logger.warning("ignoring the unreadable cached segment reference %s (%s)", uri, type(error).__name__)
+        return None
+    return dimensions, accumulators
+
+
 def prepare_segments(
     spec: SegmentsSpec | None,
     profile: ReferenceProfile,
     reference: TableSource,
     reference_columns: list[str],
     current_columns: list[str],
+    profile_uri: str | None = None,
 ) -> SegmentPlan | None:
     """The segments of a run (``None`` without ``spec.segments``), from the reference data.
 
     The segment columns the engine does not read are appended to ``current_columns`` (the current stream
-    carries them to the segments, which drop them before the engine sees a batch).
+    carries them to the segments, which drop them before the engine sees a batch). With a profile cache
+    (``profile_uri``), the segments' reference states are cached beside the profile, so a scheduled monitor
+    (and every shard of a run) reads the reference for its segments once.
     """
     if spec is None:
         return None
     _check_columns(spec, reference)
-    categorical = [column.column for column in spec.columns if not column.bins]
-    counts = count_reference_values(reference.batches(categorical), spec) if categorical else {}
-    pair_columns = sorted({name for combination in spec.combinations for name in combination.columns})
-    pair_batches = reference.batches(pair_columns) if pair_columns else None
-    dimensions = plan_dimensions(spec, counts, pair_batches)
     target, prediction = profile.roles.target, profile.roles.prediction
-    discovery: DiscoveryCounts | None = None
-    pending: str | None = None
-    if spec.discover is not None and spec.discover.enabled:
-        if target is None or prediction is None or prediction not in reference.schema.names:
-            pending = (
-                "weak-slice discovery compares each slice with the same slice of the reference, which needs the "
-                "target and prediction columns in the reference data"
-            )
-        else:
-            discovery = DiscoveryCounts(discovery_slicers(profile, spec), profile.task != "regression",
-                                        spec.discover.pairs)
+    discovery, pending = _discovery_counts(spec, profile, reference)
+    cache_uri = _cache_location(profile_uri, profile, spec)
+    cached = None if cache_uri is None else _cached_reference(cache_uri, profile, discovery)
+    if cached is not None:
+        dimensions, accumulators = cached
+        logger.info("reusing the segments' reference states cached at %s", cache_uri)
+    else:
+        dimensions, accumulators = _reference_states(spec, profile, reference, reference_columns, discovery)
+        if cache_uri is not None:
+            document = {"dimensions": [_dimension_to_dict(item) for item in dimensions],
+                        "reference": accumulators.to_state(),
+                        "discovery": None if discovery is None else discovery.to_state()}
+            write_bytes(cache_uri, json.dumps(document, allow_nan=False).encode("utf-8"), "application/json")
     segment_columns = sorted({*(column.column for column in spec.columns),
                               *([] if discovery is None else [slicer.column for slicer in discovery.slicers])})
-    accumulators = SegmentAccumulators(profile, dimensions)
-    columns = list(dict.fromkeys([*reference_columns, *segment_columns]))
-    for batch in reference.batches(columns):
-        accumulators.update(batch)
-        if discovery is not None:
-            discovery.update(batch, target, prediction)
     segment_only = [name for name in segment_columns if name not in current_columns]
     current_columns.extend(segment_only)
     return SegmentPlan(
@@ -210,3 +261,39 @@ def prepare_segments(
         segment_only=tuple(segment_only),
     )
 
+
+def _discovery_counts(
+    spec: SegmentsSpec, profile: ReferenceProfile, reference: TableSource
+) -> tuple[DiscoveryCounts | None, str | None]:
+    """Empty discovery counts (``None`` without discovery), or why discovery cannot run."""
+    if spec.discover is None or not spec.discover.enabled:
+        return None, None
+    target, prediction = profile.roles.target, profile.roles.prediction
+    if target is None or prediction is None or prediction not in reference.schema.names:
+        return None, (
+            "weak-slice discovery compares each slice with the same slice of the reference, which needs the "
+            "target and prediction columns in the reference data"
+        )
+    return DiscoveryCounts(discovery_slicers(profile, spec), profile.task != "regression", spec.discover.pairs), None
+
+
+def _reference_states(
+    spec: SegmentsSpec, profile: ReferenceProfile, reference: TableSource, reference_columns: list[str],
+    discovery: DiscoveryCounts | None,
+) -> tuple[list[Dimension], SegmentAccumulators]:
+    """The dimensions (from the reference's counts) and each segment's reference state (one more pass)."""
+    categorical = [column.column for column in spec.columns if not column.bins]
+    counts = count_reference_values(reference.batches(categorical), spec) if categorical else {}
+    pair_columns = sorted({name for combination in spec.combinations for name in combination.columns})
+    pair_batches = reference.batches(pair_columns) if pair_columns else None
+    dimensions = plan_dimensions(spec, counts, pair_batches)
+    accumulators = SegmentAccumulators(profile, dimensions)
+    discovery_columns = [] if discovery is None else [slicer.column for slicer in discovery.slicers]
+    columns = list(dict.fromkeys([*reference_columns, *(column.column for column in spec.columns),
+                                  *discovery_columns]))
+    target, prediction = profile.roles.target, profile.roles.prediction
+    for batch in reference.batches(columns):
+        accumulators.update(batch)
+        if discovery is not None:
+            discovery.update(batch, target, prediction)
+    return dimensions, accumulators

@@ -188,3 +188,18 @@ def test_a_missing_segment_column_is_a_config_error_naming_the_field(
     config = _config(root, {"columns": [{"column": "regoin"}]})
     assert main(["evaluate", "--config", str(config), "--run-id", "bad"]) == 2
     assert "spec.segments.columns[0].column" in capsys.readouterr().out
+
+
+def test_the_segments_reference_is_cached_beside_the_profile_and_reused(
+    dataset: tuple[Path, pa.Table], single: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    root, _ = dataset
+    cached = list((root / "out" / "profiles").glob("*.segments-*.json"))
+    assert len(cached) == 1
+    with caplog.at_level("INFO", logger="modelmonitor.evaluator"):
+        again = _evaluate(_config(root, SEGMENTS), "again")
+    assert any("reusing the segments' reference states" in record.getMessage() for record in caplog.records)
+    assert again["segments"] == single["segments"]
+    changed = dict(SEGMENTS, maxSegments=3)  # another spec: another cache entry, not a stale one
+    assert len(_evaluate(_config(root, changed), "changed")["segments"]["dimensions"][2]["segments"]) == 4
+    assert len(list((root / "out" / "profiles").glob("*.segments-*.json"))) == 2

@@ -1,0 +1,91 @@
+"""Segments' cost: the evaluator on 1M rows x 25 features, without segments and with 52 segments (cat_5's 40
+values and cat_3's 12), warm (the reference profile, and the segments' reference states, cached by an earlier
+run: a scheduled monitor's steady state) and cold (both built in the run). Optionally with discovery too.
+
+    python bench/segments/run_segments.py --rows 1000000 --repeat 3 [--out bench/segments/results-1m.json]
+
+Writes the raw measurements (wall and CPU seconds, peak RSS, the 1-minute load average before and after each
+contender) as JSON, and prints one Markdown row per contender. The machine is shared: read CPU seconds and
+the load beside any wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BENCH))
+
+from run_bench import PYTHON, ROOT, measure_repeatedly  # noqa: E402
+
+BASE = """
+monitor: {{namespace: bench, name: credit}}
+spec:
+  model: {{name: credit, version: "7", task: binary-classification}}
+  data:
+    reference: {{uri: {reference}}}
+    current: {{uri: {current}}}
+    columns: {{target: label, prediction: pred, score: score, exclude: [request_id]}}
+  metrics:
+    - {{name: accuracy, min: 0.75, severity: critical}}
+    - {{name: f1, min: 0.6}}
+    - {{name: roc_auc, min: 0.7}}
+  drift: {{tests: [psi], pValue: 0.05, psi: {{warning: 0.1, critical: 0.25}}, datasetDriftShare: 0.3}}
+"""
+SEGMENTS = """  segments:
+    columns: [{column: cat_5}, {column: cat_3}]
+    maxSegments: 40
+    minSize: 100
+"""
+DISCOVERY = """    discover: {fdr: 0.05, minSize: 200, pairs: true}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=BENCH / "segments" / "results-1m.json")
+    parser.add_argument("--with-discovery", action="store_true")
+    arguments = parser.parse_args()
+    label = f"{arguments.rows // 1_000_000}m" if arguments.rows >= 1_000_000 else str(arguments.rows)
+    data = BENCH / "data" / label
+    if not (data / "current.parquet").exists():
+        subprocess.run([str(PYTHON), str(BENCH / "generate.py"), "--rows", str(arguments.rows), "--out", str(data)],
+                       check=True)
+    out = BENCH / "out" / "segments"
+    out.mkdir(parents=True, exist_ok=True)
+    base = BASE.format(reference=data / "reference.parquet", current=data / "current.parquet")
+    variants = {"unsegmented": base, "52 segments": base + SEGMENTS}
+    if arguments.with_discovery:
+        variants["52 segments + discovery (25 columns, pairs)"] = base + SEGMENTS + DISCOVERY
+    results = []
+    for name, config_text in variants.items():
+        slug = name.split(" ")[0] + ("-discovery" if "discovery" in name else "")
+        config = out / f"config-{slug}.yaml"
+        config.write_text(config_text)
+        cache = out / f"cache-{slug}"
+        command = [str(ROOT / ".venv" / "bin" / "modelmonitor"), "evaluate", "--config", str(config), "--quiet",
+                   "--run-id", "bench", "--profile-cache", str(cache), "--output", str(out / f"result-{slug}")]
+        cold = measure_repeatedly(command, arguments.repeat, [str(cache)])
+        warm = measure_repeatedly(command, arguments.repeat)
+        for mode, measured in (("cold", cold), ("warm", warm)):
+            results.append({"contender": name, "mode": mode, **measured})
+            print(f"| {label} | {name} ({mode}) | {measured['seconds']:.1f} s ({measured['fastest']:.1f}-"
+                  f"{measured['slowest']:.1f}) | {measured['cpuSeconds']:.1f} s | {measured['peakRssMiB']:.0f} MiB | "
+                  f"{measured['loadLow']:.1f}-{measured['loadHigh']:.1f} |", flush=True)
+    document = {"rows": arguments.rows, "features": 25, "segments": 52, "repeat": arguments.repeat,
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "results": results}
+    arguments.out.write_text(json.dumps(document, indent=1) + "\n")
+    shutil.rmtree(out / "result-unsegmented", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
