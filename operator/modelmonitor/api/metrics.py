@@ -47,13 +47,8 @@ DRIFT_TESTS: tuple[DriftTest, ...] = get_args(DriftTest)
 #: Metrics computed from the positive class's score column rather than from the predicted label.
 SCORE_METRICS: tuple[MetricName, ...] = ("roc_auc", "pr_auc", "log_loss", "brier")
 #: Precision, recall and F1 averaged over classes (macro: equally; weighted: by each class's true count).
-CLASSIFICATION_AVERAGED_METRICS: tuple[MetricName, ...] = (
-    "macro_precision",
-    "macro_recall",
-    "macro_f1",
-    "weighted_precision",
-    "weighted_recall",
-    "weighted_f1",
+CLASSIFICATION_AVERAGED_METRICS: tuple[MetricName, ...] = tuple(
+    name for name in METRICS if name.startswith(("macro_", "weighted_"))
 )
 METRICS_BY_TASK: dict[ModelTask, tuple[MetricName, ...]] = {
     "binary-classification": (

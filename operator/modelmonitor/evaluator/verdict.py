@@ -93,24 +93,19 @@ def format_value(value: float) -> str:
 
 def _metric_violation(rule: MetricThreshold, value: float) -> Violation | None:
     if rule.min is not None and value < rule.min:
-        return Violation(
-            rule=metric_rule(rule.name),
-            value=value,
-            threshold=rule.min,
-            op="min",
-            severity=rule.severity,
-            reason=f"{rule.name} {format_value(value)} is below the minimum {format_value(rule.min)}",
-        )
-    if rule.max is not None and value > rule.max:
-        return Violation(
-            rule=metric_rule(rule.name),
-            value=value,
-            threshold=rule.max,
-            op="max",
-            severity=rule.severity,
-            reason=f"{rule.name} {format_value(value)} is above the maximum {format_value(rule.max)}",
-        )
-    return None
+        op, threshold, side = "min", rule.min, "below the minimum"
+    elif rule.max is not None and value > rule.max:
+        op, threshold, side = "max", rule.max, "above the maximum"
+    else:
+        return None
+    return Violation(
+        rule=metric_rule(rule.name),
+        value=value,
+        threshold=threshold,
+        op=op,
+        severity=rule.severity,
+        reason=f"{rule.name} {format_value(value)} is {side} {format_value(threshold)}",
+    )
 
 
 def _metric_checks(
