@@ -167,9 +167,9 @@ def conclude_segments(
             if index == dimension.other and index not in performance and index not in drift:
                 continue  # nothing fell outside the tracked segments
             name = dimension.segment_name(index)
-            seen.add(name)
             if index not in performance and index not in drift and index not in reference:
                 continue  # a tracked value without a row on either side (a numeric column's __missing__)
+            seen.add(name)
             entry, found, checks = _segment(plan, spec, name, dimension.name, performance.get(index),
                                             drift.get(index), reference.get(index), pending)
             entries.append(entry)
@@ -185,8 +185,8 @@ def conclude_segments(
             if override.segment in seen:
                 checks.append(by_rule[rule_id])
             else:
-                reason = (f"no segment {override.segment} among the tracked ones (a value missing from the "
-                          f"reference, or beyond spec.segments.maxSegments {segments_spec.max_segments})")
+                reason = (f"no segment {override.segment} among the tracked ones with rows (a value missing "
+                          f"from both data sets, or beyond spec.segments.maxSegments {segments_spec.max_segments})")
                 checks.append(Check(rule_id, "pending", reason=reason))
                 unmatched.append({"segment": override.segment, "reason": reason})
     section: dict[str, Any] = {

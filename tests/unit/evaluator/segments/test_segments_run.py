@@ -53,6 +53,7 @@ SEGMENTS: dict[str, Any] = {
     "overrides": [
         {"segment": "region=R1", "metrics": [{"name": "accuracy", "min": 0.99, "severity": "critical"}]},
         {"segment": "region=R9", "metrics": [{"name": "accuracy", "min": 0.5}]},
+        {"segment": "age=__missing__", "metrics": [{"name": "accuracy", "min": 0.5}]},  # tracked, but no rows
     ],
     "discover": {"maxSlices": 5, "fdr": 0.05, "minSize": 150, "columns": ["region", "age", "amount"]},
 }
@@ -135,7 +136,9 @@ def test_violations_name_their_segment_and_every_override_is_accounted_for(singl
     checks = {check["rule"]: check for check in single["checks"]}
     assert checks["metric:accuracy[region=R1]"]["state"] == "violated"
     assert checks["metric:accuracy[region=R9]"]["state"] == "pending"
-    assert "region=R9" in single["segments"]["unmatchedOverrides"][0]["segment"]
+    assert checks["metric:accuracy[age=__missing__]"]["state"] == "pending"
+    unmatched = [item["segment"] for item in single["segments"]["unmatchedOverrides"]]
+    assert unmatched == ["region=R9", "age=__missing__"]
 
 
 def test_segment_drift_is_judged_against_the_same_segment_of_the_reference(single: dict[str, Any]) -> None:
