@@ -115,10 +115,9 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
             monitor = store.read_monitor(namespace, monitor_name)
         except NotFound:
             break  # the monitor is gone; its Jobs are being garbage-collected
-        spec = monitor.get("spec") or {}
+        spec = parse_spec(monitor.get("spec") or {})  # the one reader of the spec; below only its typed parts
         if summary is None:
-            model_version = (spec.get("model") or {}).get("version")
-            summary = failure_summary(job_outcome(job, exit_code, reason, message), model_version)
+            summary = failure_summary(job_outcome(job, exit_code, reason, message), spec.model.version)
         evaluation_id = str(summary.get("runId") or job_name)
         status = monitor.get("status") or {}
         record = EvaluationRecord(monitor_name, job_name, evaluation_id, summary, recorded=False, monitor_body=monitor)
@@ -130,10 +129,10 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
             # still names the newer version).
             summary = {**summary, "modelVersion": served}
             record.summary = summary
-        metric_names = [str(metric.get("name")) for metric in spec.get("metrics") or []]
+        metric_names = [metric.name for metric in spec.metrics]
         patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)
         # The alerts this evaluation calls for are queued in the same write as the evaluation itself.
-        plan = plan_alerts_for_monitor(monitor, parse_spec(spec), status.get("alerts"), summary, now)
+        plan = plan_alerts_for_monitor(monitor, spec, status.get("alerts"), summary, now)
         patch["alerts"] = plan.new_state
         record.deliveries, record.warnings = plan.deliveries, plan.warnings
         try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmonitor.api import parse_spec
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.manifests import MONITOR_LABEL, ROLE_LABEL, SHARDS_ROLE, build_reduce_job
@@ -192,8 +193,7 @@ def process_finished_shards(
             store.create_job(reduce_job)
         store.mark_job_processed(namespace, name, f"reduce:{outcome.reduce_job}")
         return outcome
-    model_version = ((monitor.get("spec") or {}).get("model") or {}).get("version")
     failures = failed_shards(job, _shard_attempts(store, namespace, name))
-    summary = shards_failure_summary(job, failures, model_version)
+    summary = shards_failure_summary(job, failures, parse_spec(monitor.get("spec") or {}).model.version)
     outcome.record = process_finished_job(store, job, after_status=after_status, summary=summary)
     return outcome
