@@ -1,0 +1,59 @@
+"""The operator killed at each step of processing a finished evaluation Job: nothing lost, nothing twice.
+
+The operator is started with `MODELMONITOR_FAULT_POINTS=<step>=exit` and exits at that step (as if killed:
+`os._exit`, nothing flushed), then started again normally. Whatever the step, the evaluation is recorded once
+(read back from the API server), the Job is marked processed, and the alert reaches a real HTTP receiver
+exactly once. (The one step where a copy is possible, after a send and before its record, is
+test_alert_lifecycle.py::test_crash_between_send_and_record_redelivers_once_with_the_same_delivery_id.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness.processes import wait_until
+from tests.integration.alerts.servers import HttpRecorder
+from tests.integration.operator.conftest import MonitorWorld, OperatorProcess
+from tests.integration.operator.test_alert_lifecycle import hook_monitor, settled
+
+pytestmark = [pytest.mark.cluster, pytest.mark.s3]
+PROCESSED = "modelmonitor.io/processed"
+CLAIM_SECONDS = "--delivery-claim-seconds=5"
+
+
+@pytest.fixture
+def recorder() -> Iterator[HttpRecorder]:
+    server = HttpRecorder()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("step", [
+    "evaluations.after-status",  # status (evaluation + queued alert) written; Job not marked, nothing sent
+    "evaluations.after-mark",  # Job marked processed; nothing sent
+    "alerting.after-claim",  # the delivery claimed in status; not sent
+])
+def test_killed_at_a_step_of_job_processing(step: str, world: MonitorWorld, operator: OperatorProcess,
+                                            recorder: HttpRecorder) -> None:
+    name = "killed-" + step.replace(".", "-")
+    operator.restart_with(args=[CLAIM_SECONDS], env={"MODELMONITOR_FAULT_POINTS": f"{step}=exit"})
+    try:
+        world.upload_credit_data("reference/", 10_000, seed=110, drift=0.0)
+        world.upload_credit_data("current/", 3_000, seed=111, drift=1.0)
+        world.apply(hook_monitor(world, name, recorder))
+        world.run_now(name)
+        wait_until(operator.exited, 120, interval=0.5, what=f"the operator to die at {step}")
+        assert f"fault point {step}: exiting as if killed" in operator.log()
+        assert recorder.requests_to(f"/{name}") == []
+        operator.restart_with(args=[CLAIM_SECONDS])
+        status = settled(world, name, timeout=120)
+        assert len(status["history"]) == 1  # the evaluation recorded once
+        assert len(recorder.requests_to(f"/{name}")) == 1  # the alert delivered once
+        assert status["alerts"]["channels"]["hook"]["sent"] == 1
+        jobs = world.batch.list_namespaced_job(world.namespace, label_selector=f"modelmonitor.io/monitor={name}")
+        assert [job.metadata.annotations.get(PROCESSED) for job in jobs.items] == [status["lastEvaluation"]["id"]]
+    finally:
+        operator.restart_with()
