@@ -60,6 +60,7 @@ __all__ = [
     "Silence",
     "SmsProvider",
     "StoreSpec",
+    "TimestampUnit",
     "VersionSource",
     "WebhookFormat",
 ]
@@ -96,6 +97,7 @@ WebhookFormat = Literal["generic", "slack", "teams", "pagerduty"]
 RollbackMode = Literal["Automatic", "Manual", "NotifyOnly"]
 RollbackSeverity = Literal["critical", "warning"]
 VersionSource = Literal["image", "env", "annotation", "field"]
+TimestampUnit = Literal["s", "ms", "us", "ns"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class CurrentDataSpec:
     format: DataFormat = "parquet"
     window: timedelta = timedelta(hours=24)
     timestamp_column: str | None = None
+    timestamp_unit: TimestampUnit = "s"
 
 
 @dataclass(frozen=True)

@@ -320,6 +320,13 @@ def _data_schema() -> Schema:
                     "timestampColumn": string(
                         "Column with each row's time; absent: every row is in the window.", max_length=_COLUMN
                     ),
+                    "timestampUnit": enum_of(
+                        "Unit of a numeric timestamp column: seconds (s), milliseconds (ms), microseconds (us) or "
+                        "nanoseconds (ns) since 1970-01-01 UTC. Time columns and ISO 8601 text (naive = UTC) "
+                        "need none.",
+                        model.TimestampUnit,
+                        default="s",
+                    ),
                 },
                 required=["uri"],
             ),

@@ -174,6 +174,7 @@ class TableSource:
         timestamp_column: str | None = None,
         window: TimeWindow | None = None,
         null_timestamps: RowCount | None = None,
+        timestamp_unit: str = "s",
     ) -> Iterator[pa.RecordBatch]:
         """Stream the named columns that exist (absent ones are skipped), cut to ``window``.
 
@@ -192,7 +193,9 @@ class TableSource:
                 if filtering and window is not None and timestamp_column is not None:
                     if null_timestamps is not None:
                         null_timestamps.rows += batch.column(timestamp_column).null_count
-                    mask = window_mask(batch.column(timestamp_column), window, timestamp_column, self.uri)
+                    mask = window_mask(
+                        batch.column(timestamp_column), window, timestamp_column, self.uri, timestamp_unit
+                    )
                     batch = batch.filter(mask)
                     if batch.num_rows == 0:
                         continue
@@ -304,7 +307,13 @@ def open_source(uri: str, format_name: str | None, field_path: str) -> TableSour
     return TableSource(list_files(uri, field_path), format_name, field_path)
 
 
-def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str) -> pa.Array:
+#: Epoch numbers per second, by ``spec.data.current.timestampUnit``.
+_UNITS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+#: 2100-01-01T00:00:00Z: a later epoch time in current data is a unit mistake (milliseconds read as seconds).
+_LATEST_PLAUSIBLE_SECONDS = 4_102_444_800
+
+
+def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str, unit: str = "s") -> pa.Array:
     kind = column.type
     if pa.types.is_timestamp(kind):
         if kind.tz is None:
@@ -315,11 +324,21 @@ def _as_utc_timestamps(column: pa.Array | pa.ChunkedArray, name: str, uri: str) 
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _parse_iso_text(column, name, uri)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        seconds = pc.cast(column, pa.float64())
-        microseconds = pc.cast(pc.multiply(seconds, 1_000_000), pa.int64())
+        latest = pc.max(column).as_py()
+        if latest is not None and latest / _UNITS_PER_SECOND[unit] > _LATEST_PLAUSIBLE_SECONDS:
+            raise DataError(
+                f"timestamp column {name!r} in {uri} holds {latest:.6g} {unit} since 1970, after the year 2100: "
+                f"is spec.data.current.timestampUnit ({unit}) the unit of these numbers?",
+                reason="WrongType",
+            )
+        if pa.types.is_integer(kind):  # exact: integers of the unit are that unit's timestamps
+            exact = pc.cast(pc.cast(column, pa.int64()), pa.timestamp(unit, tz="UTC"))
+            return pc.cast(exact, pa.timestamp("us", tz="UTC"), safe=False)  # ns: to the microsecond
+        epoch = pc.cast(column, pa.float64())
+        microseconds = pc.cast(pc.multiply(epoch, 1_000_000 / _UNITS_PER_SECOND[unit]), pa.int64())
         return pc.cast(microseconds, pa.timestamp("us", tz="UTC"))
     raise DataError(
-        f"timestamp column {name!r} in {uri} has type {kind}, not a timestamp, date, ISO text or epoch seconds",
+        f"timestamp column {name!r} in {uri} has type {kind}, not a timestamp, date, ISO text or epoch number",
         reason="WrongType",
     )
 
@@ -359,9 +378,11 @@ def _is_iso_time(value: str) -> bool:
     return True
 
 
-def window_mask(column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: str, uri: str) -> pa.BooleanArray:
-    """True for rows inside the window; null timestamps are outside."""
-    stamps = _as_utc_timestamps(column, name, uri)
+def window_mask(
+    column: pa.Array | pa.ChunkedArray, window: TimeWindow, name: str, uri: str, unit: str = "s"
+) -> pa.BooleanArray:
+    """True for rows inside the window; null timestamps are outside. ``unit``: of epoch numbers."""
+    stamps = _as_utc_timestamps(column, name, uri, unit)
     unit = stamps.type.unit
     mask: pa.BooleanArray | None = None
     if window.start is not None:

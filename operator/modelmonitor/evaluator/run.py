@@ -385,7 +385,11 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     def batches(window: TimeWindow | None, with_labels: bool) -> Iterator[pa.RecordBatch]:
         nulls = performance_nulls if with_labels else drift_nulls
         stream = current.batches(
-            prepared.current_columns, timestamp_column=timestamp, window=window, null_timestamps=nulls
+            prepared.current_columns,
+            timestamp_column=timestamp,
+            window=window,
+            null_timestamps=nulls,
+            timestamp_unit=config.spec.data.current.timestamp_unit,
         )
         if with_labels:
             labelled = _attach_labels(stream, prepared.labels, prepared.target_column, prepared.join_on)

@@ -75,3 +75,28 @@ def test_rows_without_a_timestamp_are_counted_and_left_out_of_the_window(evaluat
         if not null and AS_OF - timedelta(hours=24) <= stamp < AS_OF
     )
     assert result["rows"]["current"] == in_window
+
+
+def test_epoch_milliseconds_with_their_declared_unit(evaluate: Any, tmp_path: Path) -> None:
+    reference = make_table(1000, seed=1)
+    current = make_table(800, seed=2)
+    milliseconds = pa.array([int(stamp.timestamp() * 1000) for stamp in current["ts"].to_pylist()], type=pa.int64())
+    pq.write_table(reference, tmp_path / "reference.parquet")
+    pq.write_table(
+        current.set_column(current.schema.get_field_index("ts"), "ts", milliseconds), tmp_path / "ms.parquet"
+    )
+    pq.write_table(current, tmp_path / "timestamps.parquet")
+    runs = {}
+    for name, unit in (("ms", "ms"), ("timestamps", None)):
+        document = base_config(str(tmp_path / "reference.parquet"), str(tmp_path / f"{name}.parquet"))
+        document["spec"]["data"]["current"].update({"timestampColumn": "ts", "window": "24h"})
+        if unit is not None:
+            document["spec"]["data"]["current"]["timestampUnit"] = unit
+        runs[name] = evaluate(document)
+        assert runs[name].exit_code == 0, runs[name].summary
+    assert runs["ms"].summary["rows"] == runs["timestamps"].summary["rows"]
+    assert 0 < runs["ms"].summary["rows"]["current"] < 800
+    document = base_config(str(tmp_path / "reference.parquet"), str(tmp_path / "ms.parquet"))
+    document["spec"]["data"]["current"].update({"timestampColumn": "ts", "window": "24h"})  # unit s by default
+    wrong = evaluate(document)
+    assert wrong.exit_code == 3 and "spec.data.current.timestampUnit (s)" in wrong.summary["error"]["message"]

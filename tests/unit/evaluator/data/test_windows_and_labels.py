@@ -31,8 +31,15 @@ BEFORE = END - timedelta(hours=2)
         pa.array([INSIDE.timestamp(), BEFORE.timestamp(), END.timestamp(), None]),
         pa.array([int(INSIDE.timestamp()), int(BEFORE.timestamp()), int(END.timestamp()), None]),
     ],
-    ids=["timestamp-utc", "timestamp-naive", "iso-text", "iso-text-naive-is-utc", "iso-text-offsets", "epoch-float",
-         "epoch-int"],
+    ids=[
+        "timestamp-utc",
+        "timestamp-naive",
+        "iso-text",
+        "iso-text-naive-is-utc",
+        "iso-text-offsets",
+        "epoch-float",
+        "epoch-int",
+    ],
 )
 def test_window_keeps_start_inclusive_end_exclusive_and_drops_nulls(column: pa.Array) -> None:
     assert window_mask(column, WINDOW, "ts", "data.parquet").to_pylist() == [True, False, False, False]
@@ -80,3 +87,18 @@ def test_s3_error_codes_become_storage_errors_naming_bucket_and_key(code: str, r
     assert error.reason == reason
     assert fragment in error.message
     assert error.exit_code == 4
+
+
+@pytest.mark.parametrize(("unit", "per_second"), [("s", 1), ("ms", 1_000), ("us", 1_000_000), ("ns", 1_000_000_000)])
+def test_epoch_numbers_are_read_in_the_declared_unit(unit: str, per_second: int) -> None:
+    stamps = [INSIDE.timestamp(), BEFORE.timestamp(), END.timestamp()]
+    integers = pa.array([int(stamp) * per_second for stamp in stamps] + [None], type=pa.int64())
+    floats = pa.array([stamp * per_second for stamp in stamps] + [None], type=pa.float64())
+    for column in (integers, floats):
+        assert window_mask(column, WINDOW, "ts", "f", unit).to_pylist() == [True, False, False, False]
+
+
+def test_milliseconds_read_as_seconds_are_refused_naming_the_unit_field() -> None:
+    milliseconds = pa.array([int(INSIDE.timestamp() * 1000)])
+    with pytest.raises(DataError, match=r"after the year 2100: is spec.data.current.timestampUnit \(s\) the unit"):
+        window_mask(milliseconds, WINDOW, "ts", "data.parquet")
