@@ -34,6 +34,8 @@ class NotificationKind(StrEnum):
     EVALUATION_FAILED = "evaluation_failed"
     LABELS_PENDING = "labels_pending"
     ROLLBACK = "rollback"
+    COMPARISON = "comparison"  # spec.challenger's decision changed
+    PROMOTION = "promotion"  # the challenger was (or would be) promoted
 
 
 class Severity(StrEnum):

@@ -89,7 +89,16 @@ def headline(notification: Notification) -> str:
         return f"{target}: evaluation failed" + (f" ({notification.message})" if notification.message else "")
     if kind is NotificationKind.LABELS_PENDING:
         return f"{target}: labels pending, quality metrics not evaluated"
-    return f"{target}: rollback" + (f" ({notification.message})" if notification.message else "")
+    return f"{target}: {_one_off_word(notification)}" + (f" ({notification.message})" if notification.message else "")
+
+
+def _one_off_word(notification: Notification) -> str:
+    """What a one-off notification (no violations) is about."""
+    if notification.kind is NotificationKind.COMPARISON:
+        return "challenger decision"
+    if notification.kind is NotificationKind.PROMOTION:
+        return "promotion"
+    return "rollback"
 
 
 def _tag(notification: Notification) -> str:
@@ -238,7 +247,7 @@ def sms_text(notification: Notification) -> str:
     elif notification.kind is NotificationKind.LABELS_PENDING:
         what = "labels pending"
     else:
-        what = "rollback" + (f": {notification.message}" if notification.message else "")
+        what = _one_off_word(notification) + (f": {notification.message}" if notification.message else "")
     pointer = _to_gsm7(f". See {where_to_look(notification)}")
     what = _to_gsm7(what)
     # the pointer names the monitor too, so with long names the head gives up the target first

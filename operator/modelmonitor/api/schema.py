@@ -1280,6 +1280,10 @@ def status_schema() -> Schema:
                 "evidenceSince, runs, decisionSince, and per metric champion, challenger, difference, interval."
             ),
             "rollback": open_object("Rollbacks done or proposed, and their bookkeeping."),
+            "promotion": open_object(
+                "spec.challenger.action.promote: the last promotion decision and the decisions that changed "
+                "something (lastDecision, history)."
+            ),
             "kopf": open_object("The operator framework's own bookkeeping."),
         },
     )

@@ -20,6 +20,7 @@ from modelmonitor.reconcile.comparison import comparison_event
 from modelmonitor.services import alerting, rollbacks
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
 from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
+from modelmonitor.services.promotions import APPROVE_PROMOTION_ANNOTATION, promote_if_better, promotion_enabled
 from modelmonitor.services.rollbacks import APPROVE_ANNOTATION
 
 log = logging.getLogger("modelmonitor.operator")
@@ -115,6 +116,8 @@ def act_on_evaluation(memo: kopf.Memo, namespace: str, record: EvaluationRecord)
                          claim_seconds=memo.operator_settings.delivery_claim_seconds)
     if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
         _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
+    if record.recorded and record.summary.get("outcome") == "evaluated" and promotion_enabled(record.monitor_body):
+        _promote_if_needed(memo, namespace, record.monitor)
 
 
 @kopf.on.create(GROUP, VERSION, PLURAL, id="approve-rollback", annotations={APPROVE_ANNOTATION: kopf.PRESENT})
@@ -124,6 +127,25 @@ def act_on_evaluation(memo: kopf.Memo, namespace: str, record: EvaluationRecord)
 def rollback_approved(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A person approved a proposed rollback (Manual mode) by naming the version in the annotation."""
     _roll_back_if_needed(memo, body["metadata"]["namespace"], body["metadata"]["name"], None)
+
+
+@kopf.on.create(GROUP, VERSION, PLURAL, id="approve-promotion",
+                annotations={APPROVE_PROMOTION_ANNOTATION: kopf.PRESENT})
+@kopf.on.update(GROUP, VERSION, PLURAL, id="approve-promotion",
+                annotations={APPROVE_PROMOTION_ANNOTATION: kopf.PRESENT})
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="approve-promotion",
+                annotations={APPROVE_PROMOTION_ANNOTATION: kopf.PRESENT})
+@metrics.instrumented("approve-promotion")
+def promotion_approved(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A person approved a proposed promotion (Manual mode) by naming the challenger's version."""
+    _promote_if_needed(memo, body["metadata"]["namespace"], body["metadata"]["name"])
+
+
+def _promote_if_needed(memo: kopf.Memo, namespace: str, name: str) -> None:
+    outcome = promote_if_better(memo.store, namespace, name, _post_event)
+    if outcome is not None and outcome.deliveries:
+        alerting.deliver(memo.store, namespace, name, outcome.deliveries, memo.channel_settings, _post_event,
+                         _count_delivery, claim_seconds=memo.operator_settings.delivery_claim_seconds)
 
 
 def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: Any) -> None:

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from modelmonitor.alerts.notification import Notification, NotificationKind, make_dedup_key
 from modelmonitor.reconcile.versions import format_timestamp
 
-__all__ = ["CONDITION", "apply_comparison", "comparison_event"]
+__all__ = ["CONDITION", "apply_comparison", "comparison_event", "comparison_notification"]
 
 CONDITION = "ChallengerDecision"
 REASONS = {
@@ -123,3 +124,27 @@ def comparison_event(
     if differences:
         message += f" ({differences})"
     return kind, REASONS.get(decision, "Inconclusive"), message
+
+
+def comparison_notification(
+    monitor: Mapping[str, Any], previous_status: Mapping[str, Any] | None, patch: Mapping[str, Any], now: datetime
+) -> Notification | None:
+    """The alert for a decision change (through the monitor's channels, like a rollback's), else None."""
+    change = comparison_event(previous_status, patch)
+    if change is None:
+        return None
+    metadata, spec = monitor["metadata"], monitor.get("spec") or {}
+    comparison = patch.get("comparison") or {}
+    evaluation = (patch.get("lastEvaluation") or {}).get("id") or format_timestamp(now)
+    return Notification(
+        kind=NotificationKind.COMPARISON,
+        monitor_namespace=metadata["namespace"],
+        monitor_name=metadata["name"],
+        model_name=str((spec.get("model") or {}).get("name", "")),
+        model_version=str(comparison.get("championVersion") or ""),
+        severity="warning",
+        dedup_key=make_dedup_key(metadata["namespace"], metadata["name"], "challenger"),
+        evaluation_id=f"{evaluation}:{comparison.get('decision')}",
+        occurred_at=format_timestamp(now),
+        message=f"{change[1]}: {change[2]}",
+    )

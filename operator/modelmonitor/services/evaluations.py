@@ -17,7 +17,8 @@ from modelmonitor import faults
 from modelmonitor.api import parse_spec
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
-from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor
+from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor, plan_notification
+from modelmonitor.reconcile.comparison import comparison_notification
 from modelmonitor.reconcile.status import (
     JobOutcome,
     already_recorded,
@@ -135,6 +136,12 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         plan = plan_alerts_for_monitor(monitor, spec, status.get("alerts"), summary, now)
         patch["alerts"] = plan.new_state
         record.deliveries, record.warnings = plan.deliveries, plan.warnings
+        notice = comparison_notification(monitor, status, patch, now)  # spec.challenger's decision changed
+        if notice is not None:
+            alerts = parse_spec(monitor.get("spec") or {}).alerts
+            told = plan_notification(patch["alerts"], notice, alerts.channels, now,
+                                     silences=alerts.policy.silences, rule="challenger")
+            patch["alerts"], record.deliveries = told.new_state, told.deliveries
         try:
             # Explicit nulls for what the new values left out (a resolved problem must leave status.alerts).
             store.patch_monitor_status(namespace, monitor_name, replacing_patch(status, patch),

@@ -76,3 +76,88 @@ def test_decision_changes_as_labels_accumulate_and_is_read_back(world: MonitorWo
     monitor = world.wait_for_evaluations("shadowed", 3, timeout=240)
     assert "comparison" not in monitor["status"]
     assert all(item["type"] != "ChallengerDecision" for item in monitor["status"]["conditions"])
+
+
+def upload_better_challenger(world: MonitorWorld, rows: int, seed: int) -> None:
+    """Current data where the champion's scores carry extra noise and the challenger is the clean model."""
+    table = credit_scoring(rows, seed)
+    rng = np.random.default_rng(seed + 1)
+    clean = np.clip(table.column("proba").to_numpy(), 1e-9, 1 - 1e-9)
+    noisy = 1 / (1 + np.exp(-(np.log(clean / (1 - clean)) + rng.normal(0, 1.0, rows))))
+    table = table.drop_columns(["proba", "pred"])
+    table = table.append_column("proba", pa.array(noisy))
+    table = table.append_column("pred", pa.array((noisy >= 0.5).astype(np.int64)))
+    table = table.append_column("proba_v2", pa.array(clean))
+    table = table.append_column("pred_v2", pa.array((clean >= 0.5).astype(np.int64)))
+    world.upload("current/part-0.parquet", parquet_bytes(table))
+
+
+def _deployment(name: str, version: str) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
+                         {"name": "server", "image": f"registry.local/credit-model:{version}"}]}}}}
+
+
+def _served(world: MonitorWorld, name: str) -> str:
+    import kubernetes
+
+    deployment = kubernetes.client.AppsV1Api(world.client).read_namespaced_deployment(name, world.namespace)
+    return str(deployment.spec.template.spec.containers[0].image.rsplit(":", 1)[1])
+
+
+def test_a_better_challenger_is_proposed_announced_and_promoted_once_approved(world: MonitorWorld,
+                                                                              operator: OperatorProcess) -> None:
+    import kubernetes
+
+    from tests.integration.alerts.servers import HttpRecorder
+    from tests.integration.operator.test_alerting import _secret
+
+    kubernetes.client.AppsV1Api(world.client).create_namespaced_deployment(world.namespace,
+                                                                           _deployment("credit-model", "1"))
+    recorder = HttpRecorder()
+    recorder.start()
+    try:
+        _secret(world, "hook", {"url": recorder.url("/alerts")})
+        world.upload_credit_data("reference/", 4_000, seed=40, drift=0.0)
+        upload_better_challenger(world, 4_000, seed=60)
+        body = world.monitor("promoting", challenger={
+            "version": "2", "prediction": "pred_v2", "score": "proba_v2", "metrics": ["roc_auc"],
+            "action": {"promote": {"mode": "Manual"}}})
+        body["spec"]["metrics"] = [{"name": "roc_auc", "min": 0.5}]
+        body["spec"]["rollback"] = {"enabled": False, "target": {
+            "apiVersion": "apps/v1", "kind": "Deployment", "name": "credit-model", "container": "server"}}
+        body["spec"]["alerts"] = {"channels": [{"name": "hook", "type": "webhook", "urlSecret": "hook"}]}
+        world.apply(body)
+        world.run_now("promoting")
+        monitor = world.wait_for_evaluations("promoting", 1, timeout=240)
+        assert monitor["status"]["comparison"]["decision"] == "challenger-better", monitor["status"]["comparison"]
+
+        # Manual: proposed (status, Event, alert), the target untouched
+        wait_until(lambda: ((world.read("promoting")["status"].get("promotion") or {}).get("lastDecision")
+                            or {}).get("action") == "Propose", 30, interval=0.5, what="the proposal")
+        proposal = world.read("promoting")["status"]["promotion"]["lastDecision"]
+        assert (proposal["fromVersion"], proposal["toVersion"]) == ("1", "2")
+        assert _served(world, "credit-model") == "1"
+        wait_until(lambda: {"comparison", "promotion"} <= {r.json().get("kind")
+                                                           for r in recorder.requests_to("/alerts")},
+                   30, interval=0.5, what="the comparison and promotion alerts")
+        assert any(event["reason"] == "PromotionProposed" for event in events(world, "promoting"))
+
+        # approved by naming the version: the Deployment serves 2, status says so, the annotation is gone
+        world.custom.patch_namespaced_custom_object("modelmonitor.io", "v1alpha1", world.namespace, "modelmonitors",
+                                                   "promoting", {"metadata": {"annotations": {
+                                                       "modelmonitor.io/approve-promotion": "2"}}})
+        wait_until(lambda: _served(world, "credit-model") == "2", 60, interval=0.5, what="the promotion to 2")
+        wait_until(lambda: any(c["type"] == "Promoted" for c in world.read("promoting")["status"]["conditions"]),
+                   30, interval=0.5, what="the Promoted condition")
+        monitor = world.read("promoting")
+        promoted = condition(monitor, "Promoted")
+        assert promoted["status"] == "True", promoted
+        assert monitor["status"]["promotion"]["lastDecision"]["action"] == "Promote"
+        wait_until(lambda: "modelmonitor.io/approve-promotion" not in (
+            world.read("promoting")["metadata"].get("annotations") or {}), 30, interval=0.5,
+            what="the approval annotation removed")
+        assert any(event["reason"] == "Promoted" for event in events(world, "promoting"))
+    finally:
+        recorder.stop()

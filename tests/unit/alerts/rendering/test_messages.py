@@ -64,6 +64,14 @@ def notification(**changes: object) -> Notification:
             {"kind": NotificationKind.ROLLBACK, "message": "Deployment credit-scoring back to v6"},
             "[CRITICAL] risk/credit-scoring v7: rollback (Deployment credit-scoring back to v6)",
         ),
+        (
+            {"kind": NotificationKind.COMPARISON, "severity": "warning", "message": "ChallengerWorse: 8 vs 7"},
+            "[WARNING] risk/credit-scoring v7: challenger decision (ChallengerWorse: 8 vs 7)",
+        ),
+        (
+            {"kind": NotificationKind.PROMOTION, "severity": "warning", "message": "Promoted: 8 is better"},
+            "[WARNING] risk/credit-scoring v7: promotion (Promoted: 8 is better)",
+        ),
     ],
 )
 def test_subjects(changes: dict[str, object], expected: str) -> None:
