@@ -8,21 +8,23 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 version="$(tr -d '[:space:]' < "$here/VERSION")"
+# The auth extra (Flask-WTF) lets the tests run MLflow's basic-auth app: credentials Secrets and refusals are real.
+requirement="mlflow[auth]==$version"
 venv="${MODELMONITOR_CACHE:-$HOME/.cache/modelmonitor}/mlflow/$version"
 python="${PYTHON:-python3}"
 
-if [ -f "$venv/.installed" ] && [ -x "$venv/bin/mlflow" ]; then
+if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$requirement" ] && [ -x "$venv/bin/mlflow" ]; then
     echo "$venv"
     exit 0
 fi
 
 echo "mlflow $version: installing into $venv (one time, several minutes)" >&2
-rm -rf "$venv"    # a half-made venv from an interrupted install has no .installed stamp
+rm -rf "$venv"    # a half-made venv (interrupted install, other extras) has no matching .installed stamp
 mkdir -p "$(dirname "$venv")"
 "$python" -m venv "$venv"
 constraints=()
 if [ -f "$here/constraints.txt" ]; then constraints=(-c "$here/constraints.txt"); fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${constraints[@]}" "mlflow==$version"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${constraints[@]}" "$requirement"
 "$venv/bin/mlflow" --version >&2
-touch "$venv/.installed"
+echo "$requirement" > "$venv/.installed"
 echo "$venv"

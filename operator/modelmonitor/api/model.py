@@ -41,6 +41,9 @@ __all__ = [
     "MaxRollbacks",
     "MetricName",
     "MetricThreshold",
+    "MlflowAliasTarget",
+    "MlflowRegistrySpec",
+    "ModelRegistrySpec",
     "ModelSpec",
     "ModelTask",
     "MonitorSpec",
@@ -101,10 +104,26 @@ TimestampUnit = Literal["s", "ms", "us", "ns"]
 
 
 @dataclass(frozen=True)
+class MlflowRegistrySpec:
+    tracking_uri: str
+    name: str
+    alias: str = "champion"
+    credentials_secret: str | None = None
+    log_evaluations: bool = True
+    experiment: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelRegistrySpec:
+    mlflow: MlflowRegistrySpec | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     task: ModelTask
     version: str | None = None
+    registry: ModelRegistrySpec | None = None
 
 
 @dataclass(frozen=True)
@@ -246,8 +265,13 @@ class MaxRollbacks:
 
 
 @dataclass(frozen=True)
+class MlflowAliasTarget:
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
 class RollbackTarget:
-    name: str
+    name: str | None = None  # a workload's name; None when the target is mlflowAlias
     api_version: str = "apps/v1"
     kind: str = "Deployment"
     container: str | None = None
@@ -258,6 +282,7 @@ class RollbackTarget:
     json_patch_template: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     value_template: str | None = None
+    mlflow_alias: MlflowAliasTarget | None = None
 
 
 @dataclass(frozen=True)

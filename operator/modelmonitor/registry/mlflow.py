@@ -273,11 +273,11 @@ def _error_of(response: requests.Response, what: str, host: str) -> RegistryErro
     return RegistryRefused(f"cannot {what}: MLflow at {host} answered HTTP {response.status_code}{said}")
 
 
-def metric_items(values: Sequence[tuple[str, float | int | None]]) -> dict[str, float]:
-    """Finite numbers only: MLflow stores NaN, but a missing metric should be absent, not a NaN point."""
+def metric_items(values: Sequence[tuple[str, Any]]) -> dict[str, float]:
+    """Finite numbers only (MLflow stores NaN, but a missing metric should be absent, not a NaN point)."""
     result: dict[str, float] = {}
     for key, value in values:
-        if isinstance(value, bool) or value is None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         number = float(value)
         if number == number and number not in (float("inf"), float("-inf")):

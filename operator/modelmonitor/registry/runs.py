@@ -76,8 +76,10 @@ def build_evaluation_run(summary: Mapping[str, Any], *, namespace: str, monitor:
         (str(name), value) for name, value in (summary.get("metrics") or {}).items()
     ]
     metric_values += [("drift_share", drift.get("share")), ("drifted_features", drift.get("drifted")),
-                      ("rows", summary.get("rows")),
                       ("violations", len(summary.get("violations") or []))]
+    rows = summary.get("rows")
+    if isinstance(rows, Mapping):  # {"reference": n, "current": n, "labelled": n}
+        metric_values += [(f"rows_{name}", value) for name, value in rows.items()]
     violated = sorted({str(item.get("rule")) for item in summary.get("violations") or [] if item.get("rule")})
     run_tags = {
         EVALUATION_ID_TAG: evaluation_id,

@@ -30,11 +30,13 @@ from modelmonitor.rollback.errors import RollbackTargetInvalid, RollbackVersionU
 
 __all__ = [
     "DEFAULT_ENV_NAME",
+    "EXTERNAL_TARGET_FIELDS",
     "JSON_PATCH",
     "VERSION_SOURCES",
     "PlannedPatch",
     "RollbackTarget",
     "build_target",
+    "external_kind",
     "split_image",
 ]
 
@@ -611,6 +613,19 @@ def _patch_template(template: Any) -> tuple[Mapping[str, Any], ...] | None:
     return tuple(template)
 
 
+#: Target kinds outside the cluster (``rollback.external.VersionPointer``), by their field in the target spec.
+EXTERNAL_TARGET_FIELDS = ("mlflowAlias",)
+
+
+def external_kind(target_spec: RollbackTargetSpec | JsonObject | None) -> str | None:
+    """``mlflowAlias`` when the target is a registry alias (not a workload), else None."""
+    if target_spec is None:
+        return None
+    if isinstance(target_spec, RollbackTargetSpec):
+        return "mlflowAlias" if target_spec.mlflow_alias is not None else None
+    return next((name for name in EXTERNAL_TARGET_FIELDS if target_spec.get(name) is not None), None)
+
+
 def build_target(target_spec: RollbackTargetSpec | JsonObject) -> RollbackTarget:
     """Assemble the adapter described by ``spec.rollback.target``; raises RollbackTargetInvalid if unusable.
 
@@ -625,6 +640,11 @@ def build_target(target_spec: RollbackTargetSpec | JsonObject) -> RollbackTarget
     ``container`` defaults to the first container; ``versionFrom: image`` (the CRD's default) on a kind
     without a pod template means the kind's version field.
     """
+    kind_outside = external_kind(target_spec)
+    if kind_outside is not None:
+        raise RollbackTargetInvalid(
+            f"{SPEC_PREFIX}.{kind_outside} is not a workload: it is moved through the registry, not patched"
+        )
     target_spec = _as_mapping(target_spec)
     api_version = _required_text(target_spec, "apiVersion")
     kind = _required_text(target_spec, "kind")

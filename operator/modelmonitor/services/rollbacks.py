@@ -24,6 +24,7 @@ from modelmonitor.reconcile.status import replacing_patch, set_condition
 from modelmonitor.reconcile.versions import format_timestamp
 from modelmonitor.rollback import RollbackError
 from modelmonitor.rollback.apply import inspect_target, roll_back
+from modelmonitor.services import registry
 
 log = logging.getLogger("modelmonitor.rollback")
 APPROVE_ANNOTATION = "modelmonitor.io/approve-rollback"
@@ -80,7 +81,9 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
         return None
     spec = monitor["spec"]
     parsed = parse_spec(spec)  # the policy and the channels read the typed spec (defaults from the CRD)
-    state, observed = inspect_target(api_client, spec["rollback"]["target"], namespace)
+    external = registry.alias_target(store, monitor)  # a registry alias instead of a workload (issue 13)
+    state, observed = (external.inspect(), None) if external else inspect_target(
+        api_client, spec["rollback"]["target"], namespace)
     annotations = monitor["metadata"].get("annotations") or {}
     decision = decide_rollback(parsed.rollback, monitor.get("status") or {}, summary, state, annotations, now)
     if decision.action is RollbackAction.NONE and not decision.remove_approval_annotation:
@@ -91,9 +94,13 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     error: str | None = None
     if decision.action in (RollbackAction.EXECUTE, RollbackAction.DRY_RUN) and decision.to_version:
         try:
-            applied = roll_back(api_client, spec["rollback"]["target"], namespace, decision.to_version,
-                                dry_run=decision.action is RollbackAction.DRY_RUN, observed=observed)
-            patch = applied.patch.to_dict()
+            if external is not None:
+                patch = external.move_to(decision.to_version, dry_run=decision.action is RollbackAction.DRY_RUN,
+                                         expected_from=decision.from_version).to_dict()
+            else:
+                applied = roll_back(api_client, spec["rollback"]["target"], namespace, decision.to_version,
+                                    dry_run=decision.action is RollbackAction.DRY_RUN, observed=observed)
+                patch = applied.patch.to_dict()
         except RollbackError as failure:
             error = failure.message
     outcome = RollbackOutcome(decision, error)

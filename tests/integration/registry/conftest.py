@@ -30,6 +30,19 @@ def mlflow_server() -> Iterator[MlflowServer]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def mlflow_auth_server() -> Iterator[MlflowServer]:
+    """MLflow's basic-auth app: anonymous requests refused, users read-only unless granted."""
+    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-mlflow-auth-"))
+    server = MlflowServer(workdir, find_mlflow(), auth=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture
 def mlflow(mlflow_server: MlflowServer) -> Iterator[MlflowClient]:
     with MlflowClient(mlflow_server.url) as client:

@@ -14,7 +14,8 @@ from tests.integration.registry.conftest import register_versions
 
 SUMMARY = {
     "runId": "20261201-120000-abc", "outcome": "evaluated", "verdict": "critical",
-    "startedAt": "2026-12-01T12:00:00Z", "finishedAt": "2026-12-01T12:01:30Z", "rows": 3000,
+    "startedAt": "2026-12-01T12:00:00Z", "finishedAt": "2026-12-01T12:01:30Z",
+    "rows": {"reference": 10000, "current": 3000, "labelled": 2900},
     "metrics": {"accuracy": 0.55, "roc_auc": 0.61},
     "drift": {"share": 0.75, "drifted": 6, "features": 8, "datasetDrift": True},
     "violations": [{"rule": "metric:accuracy", "severity": "critical"}, {"rule": "drift:dataset"}],
@@ -78,7 +79,8 @@ def test_an_evaluation_is_logged_once_as_a_run_linked_to_its_version(mlflow: Mlf
     tags = {item["key"]: item["value"] for item in logged["data"]["tags"]}
     params = {item["key"]: item["value"] for item in logged["data"]["params"]}
     assert metrics == {"accuracy": 0.55, "roc_auc": 0.61, "drift_share": 0.75, "drifted_features": 6.0,
-                       "rows": 3000.0, "violations": 2.0}
+                       "rows_reference": 10000.0, "rows_current": 3000.0, "rows_labelled": 2900.0,
+                       "violations": 2.0}
     assert tags[EVALUATION_ID_TAG] == SUMMARY["runId"]
     assert tags["modelmonitor.model.name"] == model_name and tags["modelmonitor.model.version"] == "2"
     assert tags["modelmonitor.verdict"] == "critical"

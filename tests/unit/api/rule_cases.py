@@ -408,6 +408,53 @@ RULE_CASES: list[RuleCase] = [
         (REGRESSION, _set("evaluation.parallelism", 4)),
     ),
     _duration_case("spec.evaluation.timeout", BINARY, "evaluation.timeout", "30 minutes", "1h30m"),
+    # spec.model.registry and the mlflowAlias rollback target (issue 13)
+    _case(
+        "spec.model.registry",
+        "spec.model.registry.mlflow must be set",
+        "spec.model.registry.mlflow",
+        (BINARY, _set("model.registry", {})),
+        (BINARY, _set("model.registry", {"mlflow": {"trackingUri": "http://mlflow:5000", "name": "credit"}})),
+    ),
+    _case(
+        "spec.model.registry.mlflow.trackingUri",
+        "spec.model.registry.mlflow.trackingUri must be an http:// or https:// URL",
+        "spec.model.registry.mlflow.trackingUri",
+        (BINARY, _set("model.registry", {"mlflow": {"trackingUri": "mlflow:5000", "name": "credit"}})),
+        (BINARY, _set("model.registry", {"mlflow": {"trackingUri": "https://mlflow.example.com", "name": "c"}})),
+    ),
+    _case(
+        _TARGET,
+        "spec.rollback.target must set exactly one of name (a workload) and mlflowAlias",
+        "spec.rollback.target.name",
+        (
+            BINARY,
+            _all(
+                _set("model.registry", {"mlflow": {"trackingUri": "http://mlflow:5000", "name": "credit"}}),
+                _set("rollback.target.mlflowAlias", {}),
+            ),
+        ),
+        (
+            BINARY,
+            _all(
+                _set("model.registry", {"mlflow": {"trackingUri": "http://mlflow:5000", "name": "credit"}}),
+                _set("rollback.target", {"mlflowAlias": {"alias": "champion"}}),
+            ),
+        ),
+    ),
+    _case(
+        "spec",
+        "spec.model.registry.mlflow must be set when spec.rollback.target.mlflowAlias is",
+        "spec.model.registry",
+        (BINARY, _set("rollback.target", {"mlflowAlias": {}})),
+        (
+            BINARY,
+            _all(
+                _set("model.registry", {"mlflow": {"trackingUri": "http://mlflow:5000", "name": "credit"}}),
+                _set("rollback.target", {"mlflowAlias": {}}),
+            ),
+        ),
+    ),
     # spec.challenger (issue 12)
     _case(
         _CHALLENGER,

@@ -26,7 +26,8 @@ def test_a_failed_evaluation_logs_its_error_and_no_metrics() -> None:
 
 
 def test_only_finite_numbers_become_metrics() -> None:
-    values = [("a", 1), ("b", None), ("c", float("nan")), ("d", float("inf")), ("e", True), ("f", 0.25)]
+    values = [("a", 1), ("b", None), ("c", float("nan")), ("d", float("inf")), ("e", True), ("f", 0.25),
+              ("g", {"value": 1}), ("h", "0.5")]
     assert metric_items(values) == {"a": 1.0, "f": 0.25}
 
 

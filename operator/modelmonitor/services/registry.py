@@ -1,0 +1,206 @@
+"""The model registry in the operator's loop: which version is in service, and results written back.
+
+With ``spec.model.registry.mlflow`` the registry, not the spec or the workload, says which version an evaluation
+measured: when the evaluation is recorded the operator resolves the alias (``@champion``) and that version goes
+into ``status.lastEvaluation``, ``status.history`` and ``status.versions`` (the rollback memory). Once the
+evaluation is in status it is logged to MLflow as a run linked to that version, and the version is tagged with
+its verdict (``registry.runs``).
+
+A registry that cannot be reached never loses an evaluation: it is recorded with the version the spec or the
+rollback target names, and the ``RegistrySynced`` condition (False, reason naming the failure) says what did not
+happen. Credentials come from the Secret the spec names and never enter status, events or logs.
+
+Outbound URLs go through ``outbound_check`` (the operator's outbound allow-list, issue 14) when one is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from modelmonitor.api import SpecError, parse_spec
+from modelmonitor.api.model import MlflowRegistrySpec
+from modelmonitor.kube.errors import Conflict, KubeError
+from modelmonitor.kube.store import KubeStore
+from modelmonitor.reconcile.status import replacing_patch, set_condition
+from modelmonitor.reconcile.versions import format_timestamp
+from modelmonitor.registry.errors import RegistryConfigError, RegistryError
+from modelmonitor.registry.mlflow import MlflowClient, MlflowCredentials, OutboundCheck
+from modelmonitor.registry.runs import build_evaluation_run, default_experiment, log_evaluation
+from modelmonitor.rollback.mlflow_alias import MlflowAliasTarget
+from modelmonitor.rollback.targets import external_kind
+
+__all__ = [
+    "CONDITION",
+    "Resolution",
+    "alias_target",
+    "has_registry",
+    "log_evaluation_run",
+    "mlflow_spec",
+    "open_client",
+    "resolve_version",
+    "with_resolution",
+]
+
+log = logging.getLogger("modelmonitor.registry")
+CONDITION = "RegistrySynced"
+MAX_CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The alias as resolved just now: a version, or the error that prevented it."""
+
+    spec: MlflowRegistrySpec
+    version: str | None
+    error: RegistryError | None
+    at: datetime
+
+
+def has_registry(monitor: Mapping[str, Any]) -> bool:
+    """A cheap presence test, so monitors without a registry pay no spec parsing on the evaluation path."""
+    model = (monitor.get("spec") or {}).get("model") or {}
+    return bool((model.get("registry") or {}).get("mlflow"))
+
+
+def mlflow_spec(monitor: Mapping[str, Any]) -> MlflowRegistrySpec | None:
+    """``spec.model.registry.mlflow`` of the monitor, typed; None when absent (or the spec does not parse)."""
+    if not has_registry(monitor):
+        return None
+    try:
+        spec = parse_spec(monitor.get("spec") or {})
+    except SpecError:
+        return None  # the Ready condition already says why; nothing to resolve
+    registry = spec.model.registry
+    return registry.mlflow if registry is not None else None
+
+
+def open_client(store: KubeStore, namespace: str, spec: MlflowRegistrySpec,
+                outbound_check: OutboundCheck | None = None) -> MlflowClient:
+    """A client for the registry, with the credentials of ``spec.credentialsSecret`` (read from the API)."""
+    credentials = None
+    if spec.credentials_secret:
+        try:
+            data = store.read_secret(namespace, spec.credentials_secret)
+        except KubeError as error:
+            raise RegistryConfigError(
+                f"cannot read Secret {namespace}/{spec.credentials_secret} named by "
+                f"spec.model.registry.mlflow.credentialsSecret: {error}"
+            ) from None
+        credentials = MlflowCredentials.from_secret(data, f"{namespace}/{spec.credentials_secret}")
+    return MlflowClient(spec.tracking_uri, credentials, outbound_check=outbound_check)
+
+
+def resolve_version(store: KubeStore, monitor: Mapping[str, Any], *, outbound_check: OutboundCheck | None = None,
+                    now: datetime | None = None) -> Resolution | None:
+    """Resolve the registry alias of ``monitor``; None without a registry. Never raises a RegistryError."""
+    spec = mlflow_spec(monitor)
+    if spec is None:
+        return None
+    now = now or datetime.now(UTC)
+    try:
+        with open_client(store, monitor["metadata"]["namespace"], spec, outbound_check) as client:
+            version = client.version_by_alias(spec.name, spec.alias)
+    except RegistryError as error:
+        return Resolution(spec, None, error, now)
+    return Resolution(spec, version.version or None, None, now)
+
+
+def with_resolution(patch: dict[str, Any], status: Mapping[str, Any], resolution: Resolution,
+                    generation: int | None) -> dict[str, Any]:
+    """Add ``status.registry.mlflow`` and the RegistrySynced condition to an evaluation's status patch."""
+    spec = resolution.spec
+    previous = ((status.get("registry") or {}).get("mlflow")) or {}
+    record: dict[str, Any] = {
+        "model": spec.name, "alias": spec.alias,
+        "version": resolution.version or previous.get("version"),
+        "resolvedAt": format_timestamp(resolution.at) if resolution.version else previous.get("resolvedAt"),
+    }
+    if previous.get("lastRunId"):
+        record["lastRunId"] = previous["lastRunId"]
+    if resolution.error is not None:
+        record["error"] = resolution.error.message
+    patch["registry"] = {"mlflow": {key: value for key, value in record.items() if value is not None}}
+    conditions = patch.get("conditions") or list(status.get("conditions") or [])
+    if resolution.error is not None:
+        message = (f"alias {spec.alias!r} of MLflow model {spec.name!r} could not be resolved; the evaluation "
+                   f"was recorded with the version the spec names: {resolution.error.message}")
+        patch["conditions"] = set_condition(conditions, CONDITION, False, resolution.error.reason, message,
+                                            generation, resolution.at)
+    else:
+        patch["conditions"] = set_condition(
+            conditions, CONDITION, True, "AliasResolved",
+            f"alias {spec.alias!r} of MLflow model {spec.name!r} points at version {resolution.version}",
+            generation, resolution.at)
+    return patch
+
+
+def log_evaluation_run(store: KubeStore, namespace: str, name: str, summary: Mapping[str, Any], *,
+                       outbound_check: OutboundCheck | None = None, now: datetime | None = None) -> str | None:
+    """Log the recorded evaluation ``summary`` to MLflow and record the run (or the failure) in status.
+
+    Returns the MLflow run id, or None when nothing was logged (no registry, logging off, no version, failure).
+    """
+    now = now or datetime.now(UTC)
+    monitor = store.read_monitor(namespace, name)
+    spec = mlflow_spec(monitor)
+    version = str(summary.get("modelVersion") or "")
+    if spec is None or not spec.log_evaluations or not version:
+        return None
+    run = build_evaluation_run(summary, namespace=namespace, monitor=name, model_name=spec.name, version=version,
+                               now=now)
+    experiment = spec.experiment or default_experiment(namespace, name)
+    run_id: str | None = None
+    error: RegistryError | None = None
+    try:
+        with open_client(store, namespace, spec, outbound_check) as client:
+            run_id = log_evaluation(client, experiment, spec.name, version, run)
+    except RegistryError as failure:
+        error = failure
+        log.warning("evaluation %s of %s/%s not logged to MLflow: %s", run.evaluation_id, namespace, name,
+                    failure.message)
+    for _ in range(MAX_CONFLICT_RETRIES):
+        status = monitor.get("status") or {}
+        registry_status = dict(((status.get("registry") or {}).get("mlflow")) or {})
+        generation = monitor["metadata"].get("generation")
+        if error is None:
+            registry_status.update(lastRunId=run_id, lastLoggedEvaluation=run.evaluation_id)
+            registry_status.pop("error", None)
+            conditions = set_condition(status.get("conditions") or [], CONDITION, True, "EvaluationLogged",
+                                       f"evaluation {run.evaluation_id} logged as MLflow run {run_id} of model "
+                                       f"{spec.name!r} version {version}", generation, now)
+        else:
+            registry_status["error"] = error.message
+            conditions = set_condition(status.get("conditions") or [], CONDITION, False, error.reason,
+                                       f"evaluation {run.evaluation_id} was not logged to MLflow: {error.message}",
+                                       generation, now)
+        fields = {"registry": {**(status.get("registry") or {}), "mlflow": registry_status},
+                  "conditions": conditions}
+        try:
+            store.patch_monitor_status(namespace, name, replacing_patch(status, fields),
+                                       monitor["metadata"]["resourceVersion"])
+            break
+        except Conflict:
+            monitor = store.read_monitor(namespace, name)
+    return run_id
+
+
+def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
+                 outbound_check: OutboundCheck | None = None) -> MlflowAliasTarget | None:
+    """The ``mlflowAlias`` rollback target of ``monitor`` (None when its target is a workload, or absent)."""
+    target = ((monitor.get("spec") or {}).get("rollback") or {}).get("target")
+    if external_kind(target) != "mlflowAlias":
+        return None
+    spec = mlflow_spec(monitor)
+    if spec is None:  # the CRD refuses this; a spec that does not parse is reported by Ready
+        return None
+    alias = str(((target or {}).get("mlflowAlias") or {}).get("alias") or spec.alias)
+    namespace = monitor["metadata"]["namespace"]
+
+    def client() -> MlflowClient:
+        return open_client(store, namespace, spec, outbound_check)
+
+    return MlflowAliasTarget(client, spec.name, alias)
