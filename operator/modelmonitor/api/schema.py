@@ -260,8 +260,49 @@ def _model_schema() -> Schema:
                 max_length=128,
             ),
             "task": enum_of("What the model predicts; decides which metrics apply.", model.ModelTask),
+            "registry": obj(
+                "The model registry that names the version in service: before each evaluation is recorded the "
+                "operator resolves the alias there, and that version is what status records.",
+                {"mlflow": _mlflow_registry_schema()},
+                rules=[rule("has(self.mlflow)", "spec.model.registry.mlflow must be set", field_path=".mlflow",
+                            reason="FieldValueRequired")],
+            ),
         },
         required=["name", "task"],
+    )
+
+
+def _mlflow_registry_schema() -> Schema:
+    return obj(
+        "An MLflow Model Registry, reached over its REST API.",
+        {
+            "trackingUri": string(
+                "The MLflow tracking server's URL, e.g. http://mlflow.mlflow.svc:5000.",
+                max_length=_URI,
+                rules=[rule("self.matches(r'^https?://[^/]+')",
+                            "spec.model.registry.mlflow.trackingUri must be an http:// or https:// URL")],
+            ),
+            "name": string("The registered model's name in MLflow.", min_length=1, max_length=256),
+            "alias": string(
+                "The alias naming the version in service, e.g. champion (without the @).",
+                min_length=1,
+                max_length=256,
+                default="champion",
+            ),
+            "credentialsSecret": secret_name(
+                "Secret with MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."
+            ),
+            "logEvaluations": boolean(
+                "Log each evaluation as an MLflow run linked to the model version, and tag the version with "
+                "modelmonitor.status.",
+                default=True,
+            ),
+            "experiment": string(
+                "The MLflow experiment evaluations are logged to (default: modelmonitor/<namespace>/<monitor>).",
+                max_length=256,
+            ),
+        },
+        required=["trackingUri", "name"],
     )
 
 
@@ -708,9 +749,25 @@ def _rollback_schema() -> Schema:
                         "an alternative to versions.",
                         max_length=_URI,
                     ),
+                    "mlflowAlias": obj(
+                        "Instead of a workload: move an alias of the model in spec.model.registry.mlflow back "
+                        "to the healthy version (the serving side follows the alias).",
+                        {
+                            "alias": string(
+                                "The alias to move (default: spec.model.registry.mlflow.alias).",
+                                min_length=1,
+                                max_length=256,
+                            ),
+                        },
+                    ),
                 },
-                required=["name"],
                 rules=[
+                    rule(
+                        "has(self.name) != has(self.mlflowAlias)",
+                        "spec.rollback.target must set exactly one of name (a workload) and mlflowAlias",
+                        field_path=".name",
+                        reason="FieldValueRequired",
+                    ),
                     rule(
                         "!has(self.valueTemplate) || self.valueTemplate.contains('{version}')",
                         "spec.rollback.target.valueTemplate must contain {version}",
@@ -745,7 +802,7 @@ def _rollback_schema() -> Schema:
                         field_path=".jsonPatchTemplate",
                     ),
                     rule(
-                        f"self.kind in {_quoted(known_kinds)} || has(self.jsonPatchTemplate)",
+                        f"self.kind in {_quoted(known_kinds)} || has(self.jsonPatchTemplate) || has(self.mlflowAlias)",
                         "spec.rollback.target.jsonPatchTemplate must be set for kinds other than "
                         + ", ".join(known_kinds),
                         field_path=".jsonPatchTemplate",
@@ -1171,6 +1228,13 @@ def spec_schema() -> Schema:
                 field_path=".data.labels",
             ),
             rule(
+                "!has(self.rollback) || !has(self.rollback.target) || !has(self.rollback.target.mlflowAlias) "
+                "|| (has(self.model.registry) && has(self.model.registry.mlflow))",
+                "spec.model.registry.mlflow must be set when spec.rollback.target.mlflowAlias is",
+                field_path=".model.registry",
+                reason="FieldValueRequired",
+            ),
+            rule(
                 "!has(self.segments) || !has(self.segments.discover) || !self.segments.discover.enabled || "
                 "(has(self.data.columns) && has(self.data.columns.target) && has(self.data.columns.prediction))",
                 "spec.data.columns.target and prediction must be set when spec.segments.discover is enabled "
@@ -1283,6 +1347,9 @@ def status_schema() -> Schema:
             "promotion": open_object(
                 "spec.challenger.action.promote: the last promotion decision and the decisions that changed "
                 "something (lastDecision, history)."
+            ),
+            "registry": open_object(
+                "The model registry as last seen: mlflow.{model, alias, version, resolvedAt, lastRunId, error}."
             ),
             "kopf": open_object("The operator framework's own bookkeeping."),
         },

@@ -17,7 +17,7 @@ from modelmonitor.controller import metrics
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
 from modelmonitor.reconcile.comparison import comparison_event
-from modelmonitor.services import alerting, rollbacks
+from modelmonitor.services import alerting, registry, rollbacks
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
 from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
 from modelmonitor.services.promotions import APPROVE_PROMOTION_ANNOTATION, promote_if_better, promotion_enabled
@@ -114,6 +114,10 @@ def act_on_evaluation(memo: kopf.Memo, namespace: str, record: EvaluationRecord)
         alerting.deliver(memo.store, namespace, record.monitor, record.deliveries, memo.channel_settings,
                          _post_event, _count_delivery,
                          claim_seconds=memo.operator_settings.delivery_claim_seconds)
+    if record.recorded and registry.has_registry(record.monitor_body):
+        # The evaluation as an MLflow run of the version it measured (no-op without spec.model.registry).
+        # TODO(issue 14): pass the operator's outbound check here once alerts/ provides it.
+        registry.log_evaluation_run(memo.store, namespace, record.monitor, record.summary)
     if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
         _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
     if record.recorded and record.summary.get("outcome") == "evaluated" and promotion_enabled(record.monitor_body):

@@ -26,7 +26,7 @@ from modelmonitor.reconcile.status import (
     failure_summary,
     replacing_patch,
 )
-from modelmonitor.services import rollbacks
+from modelmonitor.services import registry, rollbacks
 
 MONITOR_LABEL = "modelmonitor.io/monitor"
 # Jobs whose result is not an evaluation of their own (the shards of a sharded run, whose partial results a
@@ -111,6 +111,7 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
     message, exit_code, reason = (None, None, None) if summary else store.job_termination(namespace, job_name)
     summary = dict(summary) if summary else read_summary(message)
     record: EvaluationRecord | None = None
+    resolution: registry.Resolution | None = None
     for _ in range(MAX_CONFLICT_RETRIES):
         try:
             monitor = store.read_monitor(namespace, monitor_name)
@@ -124,14 +125,19 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         record = EvaluationRecord(monitor_name, job_name, evaluation_id, summary, recorded=False, monitor_body=monitor)
         if already_recorded(status, evaluation_id):
             break
-        served = rollbacks.target_version(store.api_client, monitor)
-        if served and summary.get("outcome") == "evaluated":
+        # With spec.model.registry, the registry's alias names the version in service (issue 13).
+        resolution = resolution or registry.resolve_version(store, monitor, now=now)
+        served = resolution.version if resolution is not None and resolution.version else None
+        served = served or rollbacks.target_version(store.api_client, monitor)
+        if served and (summary.get("outcome") == "evaluated" or resolution is not None):
             # With a rollback target, the version in service is what was evaluated (after a rollback the spec
             # still names the newer version).
             summary = {**summary, "modelVersion": served}
             record.summary = summary
         metric_names = [metric.name for metric in spec.metrics]
         patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)
+        if resolution is not None:
+            registry.with_resolution(patch, status, resolution, monitor["metadata"].get("generation"))
         # The alerts this evaluation calls for are queued in the same write as the evaluation itself.
         plan = plan_alerts_for_monitor(monitor, spec, status.get("alerts"), summary, now)
         patch["alerts"] = plan.new_state
