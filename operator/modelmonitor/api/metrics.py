@@ -15,7 +15,9 @@ depends on stays in ``modelmonitor.api``.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
+import re
 from typing import Any, get_args
 
 from modelmonitor.api.errors import SpecError
@@ -38,6 +40,7 @@ __all__ = [
     "drift_thresholds",
     "metric_rule",
     "non_finite_numbers",
+    "rule_matches",
     "unmeasurable_rules",
 ]
 
@@ -86,6 +89,17 @@ DEFAULT_EFFECT_GATE = 0.1
 def metric_rule(name: str) -> str:
     """The rule id of a ``spec.metrics`` entry, as violations, checks, silences and rollback rules name it."""
     return f"metric:{name}"
+
+
+def rule_matches(rule: str, pattern: str) -> bool:
+    """Whether a silence's or a rollback rule's glob ``pattern`` (``metric:*``, ``drift:*``) names ``rule``.
+
+    A segment's rule id holds its segment in brackets (``metric:accuracy[region=EU]``), which a glob would
+    read as a character class: a bracketed part holding ``=`` is taken literally (its ``*`` and ``?`` still
+    match), so ``metric:accuracy[region=EU]`` names that segment and ``metric:accuracy[region=*]`` all.
+    """
+    literal = re.sub(r"\[([^\]]*=[^\]]*)\]", lambda match: "[[]" + match.group(1) + "]", pattern)
+    return rule == pattern or fnmatch.fnmatchcase(rule, literal)
 
 
 def drift_test_rule(test: str) -> str:

@@ -28,7 +28,6 @@ about the model, and the evaluation / labels notice is sent instead.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from modelmonitor.alerts.notification import (
 )
 from modelmonitor.alerts.render import LABELS_PENDING_MESSAGE, resolved_message
 from modelmonitor.api import AlertChannel, AlertPolicy, MonitorSpec, SpecError, parse_part
+from modelmonitor.api.metrics import rule_matches
 from modelmonitor.api.model import Silence
 from modelmonitor.reconcile.alert_queue import (
     Delivery,
@@ -121,7 +121,7 @@ class AlertPlan:
 
 def mutes(silence: Silence, rule: str, now: datetime) -> bool:
     """Whether ``silence`` (a glob over rule names: ``metric:f1``, ``drift:*``, ``*``) mutes ``rule`` at ``now``."""
-    return now < silence.until and fnmatch.fnmatchcase(rule, silence.rule)
+    return now < silence.until and rule_matches(rule, silence.rule)
 
 
 def parse_silence_annotation(value: str | None) -> list[Silence]:

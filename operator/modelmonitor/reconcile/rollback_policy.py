@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from typing import Any, TypedDict
 
+from modelmonitor.api.metrics import rule_matches
 from modelmonitor.api.model import RollbackSpec
 from modelmonitor.reconcile.versions import (
     INCONCLUSIVE_VERDICTS,
@@ -125,7 +125,7 @@ def violated_rules(summary: Mapping[str, Any]) -> list[str]:
 
 def _is_violation(policy: RollbackSpec, verdict: str, rules: Sequence[str]) -> bool:
     if policy.rules:
-        return any(fnmatchcase(rule, pattern) for rule in rules for pattern in policy.rules)
+        return any(rule_matches(rule, pattern) for rule in rules for pattern in policy.rules)
     return SEVERITY_RANK.get(verdict, 0) >= SEVERITY_RANK[policy.min_severity]
 
 
