@@ -14,15 +14,12 @@ depends on stays in ``modelmonitor.api``.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
-import math
 import re
-from typing import Any, get_args
+from typing import get_args
 
 from modelmonitor.api.errors import SpecError
 from modelmonitor.api.model import DriftSpec, DriftTest, DriftThresholds, MetricName, ModelTask, MonitorSpec
-from modelmonitor.api.parsing import json_name
 
 __all__ = [
     "CATEGORICAL_TESTS",
@@ -39,7 +36,6 @@ __all__ = [
     "drift_test_rule",
     "drift_thresholds",
     "metric_rule",
-    "non_finite_numbers",
     "rule_matches",
     "unmeasurable_rules",
 ]
@@ -148,19 +144,3 @@ def unmeasurable_rules(spec: MonitorSpec) -> list[SpecError]:
         elif metric.name in SCORE_METRICS and spec.data.columns.score is None:  # spec.metrics: a CEL rule
             problems.append(SpecError(f"{path}.name", f"{metric.name} needs spec.data.columns.score to be set"))
     return problems
-
-
-def non_finite_numbers(value: Any, path: str = "spec") -> list[SpecError]:
-    """Every NaN or infinite number in a parsed spec (JSON and YAML can both spell them; the CRD cannot)."""
-    if isinstance(value, float):
-        return [] if math.isfinite(value) else [SpecError(path, f"must be a finite number, not {value!r}")]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        problems: list[SpecError] = []
-        for spec_field in dataclasses.fields(value):
-            problems += non_finite_numbers(getattr(value, spec_field.name), f"{path}.{json_name(spec_field)}")
-        return problems
-    if isinstance(value, list):
-        return [problem for index, item in enumerate(value) for problem in non_finite_numbers(item, f"{path}[{index}]")]
-    if isinstance(value, dict):
-        return [problem for key, item in value.items() for problem in non_finite_numbers(item, f"{path}.{key}")]
-    return []

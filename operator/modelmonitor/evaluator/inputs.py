@@ -6,7 +6,7 @@ the operator uses too; this module adds only what is the evaluator's own:
 - the envelope of the mounted document (``monitor`` identity, ``output.uri``), which the operator writes;
 - local use: data and output may be local paths (the CRD only allows ``s3://`` URIs), and a local file's
   format may be implied by its suffix when the document does not declare one;
-- refusals of rules that can never be computed (``api.metrics.unmeasurable_rules``) and of NaN numbers.
+- refusals of rules that can never be computed (``api.metrics.unmeasurable_rules``).
 
 A document without the ``spec:`` wrapper, with an unknown key anywhere or a bad value is a configuration error
 naming the field, never a traceback.
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from modelmonitor.api import MonitorSpec, SpecError, parse_spec
-from modelmonitor.api.metrics import non_finite_numbers, unmeasurable_rules
+from modelmonitor.api.metrics import unmeasurable_rules
 from modelmonitor.evaluator.errors import ConfigError
 
 __all__ = [
@@ -151,7 +151,7 @@ def read_config_document(document: Mapping[str, Any]) -> EvaluationInput:
         spec = parse_spec(raw_spec)
     except SpecError as error:
         raise _refuse(error) from None
-    problems = non_finite_numbers(spec) + unmeasurable_rules(spec)
+    problems = unmeasurable_rules(spec)
     if problems:
         raise _refuse(problems[0])
     output_uri = _string(output.get("uri"), "output.uri")
