@@ -199,6 +199,25 @@ def _metric_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _section_checks(result: Mapping[str, Any]) -> str:
+    """Every declared rule and what became of it: the same checks as result.json and the monitor's status."""
+    checks = [check for check in result.get("checks") or [] if isinstance(check, Mapping)]
+    if not checks:
+        return ""
+    parts = [
+        "<h2>Declared rules</h2>",
+        '<table><tr><th class="name">rule</th><th>state</th><th>value</th><th>severity</th><th>why</th></tr>',
+    ]
+    for check in checks:
+        parts.append(
+            f'<tr><td class="name">{_escape(check.get("rule"))}</td><td>{_escape(check.get("state"))}</td>'
+            f"<td>{_number(check.get('value'))}</td><td>{_escape(check.get('severity') or '')}</td>"
+            f"<td>{_escape(check.get('reason') or '')}</td></tr>"
+        )
+    parts.append("</table>")
+    return "".join(parts)
+
+
 def _section_metrics(result: Mapping[str, Any]) -> str:
     parts = ["<h2>Model quality</h2>"]
     labels = result.get("labels") or {}
@@ -331,6 +350,7 @@ def render_report(result: Mapping[str, Any]) -> str:
         parts.append("</ul>")
     else:
         parts.append("<p>None.</p>")
+    parts.append(_section_checks(result))
     parts.append(_section_metrics(result))
     parts.append(_section_drift(result))
     parts.append(_section_quality(result))

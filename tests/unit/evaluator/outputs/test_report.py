@@ -89,3 +89,19 @@ def test_report_of_pending_metrics_says_so() -> None:
     document["confusionMatrix"] = None
     page = render_report(document)
     assert "metrics pending" in page
+
+
+def test_the_report_lists_every_declared_rule_with_its_state_and_reason() -> None:
+    document = result_document()
+    document["checks"] = [
+        {"rule": "metric:accuracy", "state": "ok", "value": 0.91, "severity": None, "reason": None},
+        {"rule": "metric:roc_auc", "state": "pending", "value": None, "severity": None,
+         "reason": "labels have not arrived: none of the 10 current rows has a label yet"},
+        {"rule": "drift-test:psi", "state": "violated", "value": 0.4, "severity": "critical",
+         "reason": "psi found drift in 1 feature(s): <script>"},
+    ]
+    report = render_report(document)
+    table = report.split("<h2>Declared rules</h2>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td class=\"name\">(.*?)</td><td>(.*?)</td>", table)
+    assert rows == [("metric:accuracy", "ok"), ("metric:roc_auc", "pending"), ("drift-test:psi", "violated")]
+    assert "labels have not arrived" in table and "&lt;script&gt;" in table and "<script>" not in table
