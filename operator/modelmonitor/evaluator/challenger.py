@@ -92,10 +92,10 @@ class ChallengerStream:
             )
         return stream
 
-    def _labels(self, batch: pa.RecordBatch, column: str | None, score: str | None) -> npt.NDArray[Any] | None:
-        """Predicted labels as text; derived from the score at the reference's threshold when there is no column."""
+    def _label_text(self, batch: pa.RecordBatch, column: str | None, score: str | None) -> pa.Array | None:
+        """Predicted labels as Arrow text; derived from the score at the reference's threshold without a column."""
         if column is not None:
-            return np.asarray(text_values(batch.column(column)).to_numpy(zero_copy_only=False), dtype=object)
+            return text_values(batch.column(column))
         if score is None or self.spec.model.task != "binary-classification":
             return None
         scores = self._numbers(batch, score)
@@ -103,20 +103,28 @@ class ChallengerStream:
         negative = self.profile.negative_class or "0"
         labels = np.where(scores >= self.profile.decision_threshold, positive, negative).astype(object)
         labels[np.isnan(scores)] = None
-        return labels
+        return pa.array(labels, type=pa.string())
 
     @staticmethod
     def _numbers(batch: pa.RecordBatch, column: str) -> FloatArray:
         values = pc.cast(batch.column(column), pa.float64())
         return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
 
-    def _outputs(self, batch: pa.RecordBatch, prediction: str | None, score: str | None) -> ModelOutputs:
-        regression = self.spec.model.task == "regression"
-        if regression:
+    def _model(self, batch: pa.RecordBatch, prediction: str | None, score: str | None) -> _ModelColumns:
+        """One model's outputs for the batch, and the rows where all of them are there."""
+        present = np.ones(batch.num_rows, dtype=bool)
+        if self.spec.model.task == "regression":
             values = None if prediction is None else self._numbers(batch, prediction)
-            return ModelOutputs(values, None)
+            if values is not None:
+                present &= ~np.isnan(values)
+            return _ModelColumns(None, values, None, present)
+        text = self._label_text(batch, prediction, score)
         scores = None if score is None else self._numbers(batch, score)
-        return ModelOutputs(self._labels(batch, prediction, score), scores)
+        if text is not None:
+            present &= np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        if scores is not None:
+            present &= ~np.isnan(scores)
+        return _ModelColumns(text, None, scores, present)
 
     def _require(self, batch: pa.RecordBatch, names: dict[str, str | None]) -> None:
         for path, name in names.items():
@@ -136,36 +144,52 @@ class ChallengerStream:
                 "spec.challenger.variantColumn": challenger.variant_column,
             },
         )
-        champion = self._outputs(batch, columns.prediction, columns.score)
+        regression = self.spec.model.task == "regression"
+        label_metrics = any(rule.kind == "labels" for rule in self.comparison.rules.values())
+        champion = self._model(batch, columns.prediction, columns.score)
+        target_text: pa.Array | None = None
         if self.target is not None and self.target in batch.schema.names:
             target_array = batch.column(self.target)
             labelled = np.asarray(target_array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-            if self.spec.model.task == "regression":
+            if regression:
                 target: npt.NDArray[Any] = self._numbers(batch, self.target)
+                labelled &= ~np.isnan(target)
             else:
-                target = np.asarray(text_values(target_array).to_numpy(zero_copy_only=False), dtype=object)
+                target_text = text_values(target_array)
+                target = np.asarray(target_text.to_numpy(zero_copy_only=False), dtype=object)
         else:
             labelled = np.zeros(batch.num_rows, dtype=bool)
             target = np.full(batch.num_rows, None, dtype=object)
         if isinstance(self.comparison, SplitComparison):
             assert challenger.variant_column is not None
-            variant = np.asarray(text_values(batch.column(challenger.variant_column)).to_numpy(zero_copy_only=False))
-            complete = _present(champion)
+            variant_text = text_values(batch.column(challenger.variant_column))
+            variant = np.asarray(variant_text.to_numpy(zero_copy_only=False), dtype=object)
+            complete = champion.present
             self.missing_outputs += int(np.sum(~complete))
             chosen, open_rows = labelled & complete, ~labelled & complete
+            cells = None
+            if label_metrics and target_text is not None and champion.text is not None:
+                cells = _cell_counts([variant_text, target_text, champion.text], chosen)
             self.comparison.add_labelled(
-                variant[chosen], target[chosen], _take(champion.prediction, chosen), _take(champion.score, chosen)
+                variant[chosen],
+                target[chosen],
+                champion.prediction(chosen),
+                _take(champion.scores, chosen),
+                cells=cells,
             )
             self.comparison.add_unlabelled(
-                variant[open_rows], _take(champion.prediction, open_rows), _take(champion.score, open_rows)
+                variant[open_rows], champion.prediction(open_rows), _take(champion.scores, open_rows)
             )
             return
-        shadow = self._outputs(batch, challenger.prediction, challenger.score)
-        complete = _present(champion) & _present(shadow)
+        shadow = self._model(batch, challenger.prediction, challenger.score)
+        complete = champion.present & shadow.present
         self.missing_outputs += int(np.sum(~complete))
         chosen, open_rows = labelled & complete, ~labelled & complete
-        self.comparison.add_labelled(target[chosen], _subset(champion, chosen), _subset(shadow, chosen))
-        self.comparison.add_unlabelled(_subset(champion, open_rows), _subset(shadow, open_rows))
+        cells = None
+        if label_metrics and target_text is not None and champion.text is not None and shadow.text is not None:
+            cells = _cell_counts([target_text, champion.text, shadow.text], chosen)
+        self.comparison.add_labelled(target[chosen], champion.outputs(chosen), shadow.outputs(chosen), cells=cells)
+        self.comparison.add_unlabelled(champion.outputs(open_rows), shadow.outputs(open_rows))
 
     def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """Each batch added to the comparison, then passed on without the challenger's columns."""
@@ -191,23 +215,35 @@ def _take(values: npt.NDArray[Any] | None, rows: npt.NDArray[np.bool_]) -> Any:
     return None if values is None else values[rows]
 
 
-def _subset(outputs: ModelOutputs, rows: npt.NDArray[np.bool_]) -> ModelOutputs:
-    return ModelOutputs(_take(outputs.prediction, rows), _take(outputs.score, rows))
+@dataclass
+class _ModelColumns:
+    """One model's outputs in one batch: labels as Arrow text (classification), values, scores, presence."""
+
+    text: pa.Array | None
+    values: FloatArray | None
+    scores: FloatArray | None
+    present: npt.NDArray[np.bool_]
+
+    def prediction(self, rows: npt.NDArray[np.bool_]) -> npt.NDArray[Any] | None:
+        if self.values is not None:
+            return self.values[rows]
+        if self.text is None:
+            return None
+        return np.asarray(self.text.filter(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+
+    def outputs(self, rows: npt.NDArray[np.bool_]) -> ModelOutputs:
+        return ModelOutputs(self.prediction(rows), _take(self.scores, rows))
 
 
-def _present(outputs: ModelOutputs) -> npt.NDArray[np.bool_]:
-    """Rows where every output the model has is there (not null / NaN)."""
-    rows: npt.NDArray[np.bool_] | None = None
-    for values in (outputs.prediction, outputs.score):
-        if values is None:
-            continue
-        if values.dtype == object:
-            present = np.array([value is not None for value in values], dtype=bool)
-        else:
-            present = ~np.isnan(values.astype(np.float64))
-        rows = present if rows is None else rows & present
-    assert rows is not None
-    return rows
+def _cell_counts(columns: list[pa.Array], rows: npt.NDArray[np.bool_]) -> dict[tuple[str, ...], int]:
+    """Counts of each combination of the text columns over the chosen rows (Arrow's hash aggregation)."""
+    selector = pa.array(rows)
+    names = [f"c{index}" for index in range(len(columns))]
+    table = pa.table({name: column.filter(selector) for name, column in zip(names, columns, strict=True)})
+    grouped = table.group_by(names).aggregate([([], "count_all")])
+    keys = [grouped.column(name).to_pylist() for name in names]
+    counts = grouped.column("count_all").to_pylist()
+    return {tuple(str(key[index]) for key in keys): int(count) for index, count in enumerate(counts)}
 
 
 def conclude_comparison(

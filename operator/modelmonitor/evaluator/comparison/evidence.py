@@ -24,6 +24,7 @@ __all__ = [
     "MetricKind",
     "MetricRule",
     "Moments",
+    "as_text",
     "count_cells",
     "metric_rule",
     "row_losses",
@@ -128,6 +129,13 @@ class Moments:
         moments.total = CompensatedSum.from_state(state["total"])
         moments.squares = CompensatedSum.from_state(state["squares"])
         return moments
+
+
+def as_text(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Labels as text for comparison: arrays of Python strings (what the evaluator passes) are used as they are;
+    anything else (numbers in tests and notebooks) is converted, 1 -> "1"."""
+    array = np.asarray(values)
+    return array if array.dtype == object else array.astype(str)
 
 
 def count_cells(*columns: npt.NDArray[Any]) -> dict[tuple[str, ...], int]:

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from modelmonitor.evaluator.comparison.evidence import (
     Moments,
+    as_text,
     cells_from_state,
     cells_to_state,
     count_cells,
@@ -107,10 +108,21 @@ class PairedComparison:
     def _positive(self, target: npt.NDArray[Any]) -> FloatArray:
         if self.positive_class is None:
             raise StatsDataError("spec.challenger: binary comparison needs the positive class")
-        return np.asarray(np.asarray(target).astype(str) == self.positive_class, dtype=np.float64)
+        return np.asarray(as_text(target) == self.positive_class, dtype=np.float64)
 
-    def add_labelled(self, target: npt.NDArray[Any], champion: ModelOutputs, challenger: ModelOutputs) -> None:
-        """Add rows that have a label: ``target`` and both models' outputs, aligned row by row."""
+    def add_labelled(
+        self,
+        target: npt.NDArray[Any],
+        champion: ModelOutputs,
+        challenger: ModelOutputs,
+        *,
+        cells: dict[tuple[str, ...], int] | None = None,
+    ) -> None:
+        """Add rows that have a label: ``target`` and both models' outputs, aligned row by row.
+
+        ``cells`` may carry the (label, champion, challenger) counts of these rows when the caller has them
+        already (the evaluator counts them in Arrow, several times faster than here).
+        """
         rows = len(target)
         if rows == 0:
             return
@@ -118,7 +130,8 @@ class PairedComparison:
         if any(rule.kind == "labels" for rule in self.rules.values()):
             if champion.prediction is None or challenger.prediction is None:
                 raise StatsDataError("spec.challenger: label metrics need both models' prediction columns")
-            merge_cells(self.cells, count_cells(target, champion.prediction, challenger.prediction))
+            counted = cells if cells is not None else count_cells(target, champion.prediction, challenger.prediction)
+            merge_cells(self.cells, counted)
         is_binary = self.task == "binary-classification"
         for loss, (champion_moments, challenger_moments, difference) in self.losses.items():
             truth = self._positive(target) if is_binary else np.asarray(target, dtype=np.float64)
@@ -156,7 +169,7 @@ class PairedComparison:
         self.unlabelled_rows += len(champion.score)
         for total, outputs in zip(self.expected_correct, (champion, challenger), strict=True):
             assert outputs.score is not None and outputs.prediction is not None
-            predicted_positive = np.asarray(outputs.prediction).astype(str) == self.positive_class
+            predicted_positive = as_text(outputs.prediction) == self.positive_class
             score = np.clip(np.asarray(outputs.score, dtype=np.float64), 0.0, 1.0)
             total.add(float(np.sum(np.where(predicted_positive, score, 1 - score))))
 

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from modelmonitor.evaluator.comparison.evidence import (
     Moments,
+    as_text,
     cells_from_state,
     cells_to_state,
     count_cells,
@@ -142,10 +143,10 @@ class SplitComparison:
     def _positive(self, target: npt.NDArray[Any]) -> FloatArray:
         if self.positive_class is None:
             raise StatsDataError("spec.challenger: binary comparison needs the positive class")
-        return np.asarray(np.asarray(target).astype(str) == self.positive_class, dtype=np.float64)
+        return np.asarray(as_text(target) == self.positive_class, dtype=np.float64)
 
     def _arm_rows(self, variant: npt.NDArray[Any]) -> list[npt.NDArray[np.bool_]]:
-        text = np.asarray(variant).astype(str)
+        text = as_text(variant)
         masks = [text == name for name in self.variants]
         self.other_rows += int(len(text) - masks[0].sum() - masks[1].sum())
         return masks
@@ -156,10 +157,15 @@ class SplitComparison:
         target: npt.NDArray[Any],
         prediction: npt.NDArray[Any] | None,
         score: FloatArray | None,
+        *,
+        cells: dict[tuple[str, ...], int] | None = None,
     ) -> None:
-        """Add labelled rows; ``prediction`` and ``score`` are those of whichever model served the row."""
+        """Add labelled rows; ``prediction`` and ``score`` are those of whichever model served the row.
+
+        ``cells`` may carry the (variant, label, prediction) counts of these rows when the caller has them.
+        """
         is_binary = self.task == "binary-classification"
-        for arm, rows in zip(self.arms, self._arm_rows(variant), strict=True):
+        for arm, name, rows in zip(self.arms, self.variants, self._arm_rows(variant), strict=True):
             if not rows.any():
                 continue
             arm_target = np.asarray(target)[rows]
@@ -167,7 +173,11 @@ class SplitComparison:
             if any(rule.kind == "labels" for rule in self.rules.values()):
                 if prediction is None:
                     raise StatsDataError("spec.challenger: label metrics need the prediction column")
-                merge_cells(arm.cells, count_cells(arm_target, np.asarray(prediction)[rows]))
+                if cells is not None:
+                    counted = {key[1:]: count for key, count in cells.items() if key[0] == name}
+                else:
+                    counted = count_cells(arm_target, np.asarray(prediction)[rows])
+                merge_cells(arm.cells, counted)
             for loss, moments in arm.losses.items():
                 values = score if is_binary else prediction
                 if values is None:
@@ -192,7 +202,7 @@ class SplitComparison:
         if self.task != "binary-classification" or prediction is None or score is None or self.positive_class is None:
             return
         for arm, rows in zip(self.arms, masks, strict=True):
-            predicted_positive = np.asarray(prediction)[rows].astype(str) == self.positive_class
+            predicted_positive = as_text(np.asarray(prediction)[rows]) == self.positive_class
             values = np.clip(np.asarray(score, dtype=np.float64)[rows], 0.0, 1.0)
             arm.unlabelled_rows += int(rows.sum())
             arm.expected_correct.add(float(np.sum(np.where(predicted_positive, values, 1 - values))))
