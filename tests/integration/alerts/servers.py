@@ -234,7 +234,7 @@ class _Script:
 class HttpRecorder:
     """A threaded HTTP server on loopback that records every request and answers from a per-path script."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[str, _Script] = {}
         self._lock = threading.Lock()
@@ -268,7 +268,7 @@ class HttpRecorder:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)

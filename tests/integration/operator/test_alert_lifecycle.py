@@ -35,8 +35,12 @@ def recorder() -> Iterator[HttpRecorder]:
 
 
 def hook_monitor(world: MonitorWorld, name: str, recorder: HttpRecorder, **policy: Any) -> dict[str, Any]:
+    return hook_monitor_at(world, name, recorder.url(f"/{name}"), **policy)
+
+
+def hook_monitor_at(world: MonitorWorld, name: str, url: str, **policy: Any) -> dict[str, Any]:
     world.core.create_namespaced_secret(world.namespace, {"metadata": {"name": f"{name}-hook"}, "data": {
-        "url": base64.b64encode(recorder.url(f"/{name}").encode()).decode()}})
+        "url": base64.b64encode(url.encode()).decode()}})
     # roc_auc of the generated healthy data is close to the default 0.6 minimum: healthy must be healthy here
     body = world.monitor(name, metrics=[{"name": "accuracy", "min": 0.6, "severity": "critical"},
                                         {"name": "roc_auc", "min": 0.5}])

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.harness.processes import wait_until
-from tests.integration.alerts.servers import HttpRecorder
+from tests.integration.alerts.servers import HttpRecorder, free_port
 from tests.integration.operator.conftest import MonitorWorld, OperatorProcess
-from tests.integration.operator.test_alert_lifecycle import hook_monitor, settled
+from tests.integration.operator.test_alert_lifecycle import hook_monitor, hook_monitor_at, settled
 
 pytestmark = [pytest.mark.cluster, pytest.mark.s3]
 PROCESSED = "modelmonitor.io/processed"
@@ -57,3 +57,31 @@ def test_killed_at_a_step_of_job_processing(step: str, world: MonitorWorld, oper
         assert [job.metadata.annotations.get(PROCESSED) for job in jobs.items] == [status["lastEvaluation"]["id"]]
     finally:
         operator.restart_with()
+
+
+def test_webhook_receiver_down_then_back_is_delivered_once(world: MonitorWorld, operator: OperatorProcess) -> None:
+    """The receiver's port refuses connections (nothing listens), then a receiver comes up on that port: the
+    queued alert is retried from status on the backoff schedule and arrives once."""
+    port = free_port()  # nothing listens there yet: connections are refused
+    world.upload_credit_data("reference/", 10_000, seed=150, drift=0.0)
+    world.upload_credit_data("current/", 3_000, seed=151, drift=1.0)
+    world.apply(hook_monitor_at(world, "downhook", f"http://127.0.0.1:{port}/downhook"))
+    world.run_now("downhook")
+    world.wait_for_evaluations("downhook", 1)
+
+    def failed_once() -> bool:
+        stats = ((world.read("downhook")["status"].get("alerts") or {}).get("channels") or {}).get("hook") or {}
+        return int(stats.get("failed") or 0) >= 1
+
+    wait_until(failed_once, 60, interval=0.5, what="the first delivery to fail")
+    status = world.read("downhook")["status"]
+    assert status["alerts"]["pending"] and status["alerts"]["pending"][0]["attempts"] == 1
+    up = HttpRecorder(port=port)
+    up.start()
+    try:
+        settled(world, "downhook", timeout=150)  # the first retry is due a minute after the failure
+        assert len(up.requests_to("/downhook")) == 1
+        stats = world.read("downhook")["status"]["alerts"]["channels"]["hook"]
+        assert stats["sent"] == 1 and stats["failed"] == 1
+    finally:
+        up.stop()
