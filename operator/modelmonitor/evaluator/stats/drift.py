@@ -482,12 +482,13 @@ def decide_features(features: list[FeatureDrift], settings: DriftSettings) -> No
     """Apply the multiple-testing correction across ``features`` and set every test's and column's verdict.
 
     The gate test (ks / chi2, always first in ``tests``) is always reported; it decides the status only when
-    configured or when no configured test applies to the column's kind.
+    configured. A column no configured test applies to (``ks`` alone and a categorical column) is not judged:
+    it is ``inconclusive``, with the reason, and out of the correction's family.
     """
     hypothesis = [
         result
         for feature in features
-        if feature.status != "inconclusive"
+        if feature.status != "inconclusive" and any(result.test in settings.tests for result in feature.tests)
         for result in feature.tests
         if result.test in HYPOTHESIS_TESTS and result.p_value is not None and not math.isnan(result.p_value)
     ]
@@ -529,7 +530,14 @@ def decide_features(features: list[FeatureDrift], settings: DriftSettings) -> No
             for result in feature.tests:
                 result.drifted = False
             continue
-        configured = [result for result in feature.tests if result.test in settings.tests] or feature.tests[
-            :1
-        ]
+        configured = [result for result in feature.tests if result.test in settings.tests]
+        if not configured:  # the gate test alone is not a declared test: it reports, it does not decide
+            feature.status = "inconclusive"
+            feature.reason = (
+                f"no declared drift test applies to a {feature.kind} column (spec.drift.tests: "
+                f"{', '.join(settings.tests)})"
+            )
+            for result in feature.tests:
+                result.drifted = False
+            continue
         feature.status = "drifted" if any(result.drifted for result in configured) else "stable"

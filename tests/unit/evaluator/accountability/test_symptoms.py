@@ -125,3 +125,14 @@ def test_a_model_based_test_that_finds_drift_is_a_violation() -> None:
     )
     assert calm["checks"][0]["state"] == "ok" and 0.3 < calm["checks"][0]["value"] < 0.7
     assert np.isfinite(calm["checks"][0]["value"])
+
+
+def test_a_column_no_declared_test_applies_to_is_not_judged_by_the_undeclared_gate_test() -> None:
+    shape = DataShape(task="regression", rows=600, prediction=False, labels="none", categorical_shift=1.0)
+    result, _ = run_scenario(shape, {"drift": {"tests": ["ks"]}})
+    region = next(item for item in result["drift"]["features"] if item["feature"] == "region")
+    assert region["status"] == "inconclusive"
+    assert region["reason"] == "no declared drift test applies to a categorical column (spec.drift.tests: ks)"
+    assert not any(violation["rule"] == "drift:region" for violation in result["violations"])
+    judged, _ = run_scenario(shape, {"drift": {"tests": ["ks", "chi2"]}})
+    assert any(violation["rule"] == "drift:region" for violation in judged["violations"])  # chi2 declared: drift
