@@ -1,6 +1,7 @@
-"""Segments' cost: the evaluator on 1M rows x 25 features, without segments and with 52 segments (cat_5's 40
-values and cat_3's 12), warm (the reference profile, and the segments' reference states, cached by an earlier
-run: a scheduled monitor's steady state) and cold (both built in the run). Optionally with discovery too.
+"""Segments' cost: the evaluator on 1M rows x 25 features, without segments; with 50 segments of one column
+(num_05 in 50 reference-quantile bins); with 52 segments over two columns (cat_5's 40 values and cat_3's 12:
+every row is in two segments); warm (the reference profile, and the segments' reference states, cached by an
+earlier run: a scheduled monitor's steady state) and cold (both built in the run). Optionally with discovery.
 
     python bench/segments/run_segments.py --rows 1000000 --repeat 3 [--out bench/segments/results-1m.json]
 
@@ -20,6 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
+
 BENCH = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH))
 
@@ -38,6 +42,11 @@ spec:
     - {{name: f1, min: 0.6}}
     - {{name: roc_auc, min: 0.7}}
   drift: {{tests: [psi], pValue: 0.05, psi: {{warning: 0.1, critical: 0.25}}, datasetDriftShare: 0.3}}
+"""
+ONE_COLUMN = """  segments:
+    columns: [{{column: num_05, bins: {edges}}}]
+    maxSegments: 60
+    minSize: 100
 """
 SEGMENTS = """  segments:
     columns: [{column: cat_5}, {column: cat_3}]
@@ -63,12 +72,16 @@ def main() -> None:
     out = BENCH / "out" / "segments"
     out.mkdir(parents=True, exist_ok=True)
     base = BASE.format(reference=data / "reference.parquet", current=data / "current.parquet")
-    variants = {"unsegmented": base, "52 segments": base + SEGMENTS}
+    edges = np.nanquantile(pq.read_table(data / "reference.parquet", columns=["num_05"]).column(0).to_numpy(),
+                           np.linspace(0.02, 0.98, 49))
+    variants = {"unsegmented": base, "50 segments (one column)": base + ONE_COLUMN.format(
+        edges=json.dumps([round(float(edge), 6) for edge in edges])), "52 segments": base + SEGMENTS}
     if arguments.with_discovery:
         variants["52 segments + discovery (25 columns, pairs)"] = base + SEGMENTS + DISCOVERY
     results = []
     for name, config_text in variants.items():
-        slug = name.split(" ")[0] + ("-discovery" if "discovery" in name else "")
+        slug = name.split(" ")[0] + ("-one" if "one column" in name else "") + (
+            "-discovery" if "discovery" in name else "")
         config = out / f"config-{slug}.yaml"
         config.write_text(config_text)
         cache = out / f"cache-{slug}"
@@ -81,7 +94,7 @@ def main() -> None:
             print(f"| {label} | {name} ({mode}) | {measured['seconds']:.1f} s ({measured['fastest']:.1f}-"
                   f"{measured['slowest']:.1f}) | {measured['cpuSeconds']:.1f} s | {measured['peakRssMiB']:.0f} MiB | "
                   f"{measured['loadLow']:.1f}-{measured['loadHigh']:.1f} |", flush=True)
-    document = {"rows": arguments.rows, "features": 25, "segments": 52, "repeat": arguments.repeat,
+    document = {"rows": arguments.rows, "features": 25, "repeat": arguments.repeat,
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "results": results}
     arguments.out.write_text(json.dumps(document, indent=1) + "\n")
     shutil.rmtree(out / "result-unsegmented", ignore_errors=True)

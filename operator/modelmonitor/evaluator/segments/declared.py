@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelmonitor.api.model import SegmentsSpec
-from modelmonitor.evaluator.segments.keys import OTHER, Codes, Slicer, group_rows, pair_name
+from modelmonitor.evaluator.segments.keys import OTHER, Codes, Slicer, pair_name
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.columns import CategoricalColumnState, NumericColumnState
 from modelmonitor.evaluator.stats.performance import ClassificationState
@@ -149,6 +150,15 @@ def _new_accumulator(profile: ReferenceProfile) -> EvaluationAccumulator:
     return accumulator
 
 
+def _dictionary_encoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = [
+        pc.dictionary_encode(column) if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 class SegmentAccumulators:
     """For each dimension, an accumulator per tracked segment and one for ``__other__`` (made when needed)."""
 
@@ -158,14 +168,25 @@ class SegmentAccumulators:
         self.accumulators: list[dict[int, EvaluationAccumulator]] = [{} for _ in self.dimensions]
 
     def update(self, batch: pa.RecordBatch) -> None:
+        """Each dimension's segments get their rows: the batch is sorted by segment once (one ``take``) and
+        cut into zero-copy slices. Text columns are dictionary-encoded first: taking integer codes is ~10x
+        cheaper than taking strings, and the engine counts categories and labels from the codes."""
         if batch.num_rows == 0:
             return
+        encoded = _dictionary_encoded(batch)
         for dimension, accumulators in zip(self.dimensions, self.accumulators, strict=True):
-            for index, rows in group_rows(dimension.codes(batch), dimension.other + 1):
-                accumulator = accumulators.get(index)
+            codes = dimension.codes(batch)
+            order = np.argsort(codes, kind="stable")
+            counts = np.bincount(codes, minlength=dimension.other + 1)
+            ordered = encoded if len(np.flatnonzero(counts)) == 1 else encoded.take(pa.array(order))
+            start = 0
+            for index in np.flatnonzero(counts):
+                accumulator = accumulators.get(int(index))
                 if accumulator is None:
-                    accumulator = accumulators[index] = _new_accumulator(self.profile)
-                accumulator.update(batch if len(rows) == batch.num_rows else batch.take(pa.array(rows)))
+                    accumulator = accumulators[int(index)] = _new_accumulator(self.profile)
+                length = int(counts[index])
+                accumulator.update(ordered.slice(start, length))
+                start += length
 
     def merge(self, other: SegmentAccumulators) -> None:
         for mine, theirs in zip(self.accumulators, other.accumulators, strict=True):

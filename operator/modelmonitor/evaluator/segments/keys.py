@@ -118,10 +118,3 @@ class Slicer:
         except ValueError:
             return self.other
 
-
-def group_rows(codes: Codes, groups: int) -> list[tuple[int, npt.NDArray[np.intp]]]:
-    """The rows of each code present, as (code, row positions in order), from one stable sort."""
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=groups)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    return [(int(code), order[bounds[code]:bounds[code + 1]]) for code in np.flatnonzero(counts)]
