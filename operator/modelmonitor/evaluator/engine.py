@@ -188,7 +188,9 @@ def view(stats: EvaluationStats, performance: EvaluationStats, config: Evaluatio
     features = [flatten_feature(feature) for feature in drift.get("features") or []]
     notes = list(drift_document.get("notes") or [])
     if drift.get("inconclusive"):
-        notes.append(f"{drift['inconclusive']} feature(s) inconclusive: too few values to decide")
+        notes.append(
+            f"{drift['inconclusive']} feature(s) inconclusive: too few values, or no declared test for their kind"
+        )
     raw = {
         "task": drift_document.get("task"),
         "metricBounds": performance_document.get("metricBounds"),
