@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn import metrics
 
+from modelmonitor.cli import main
 from tests.integration.evaluator.conftest import base_config, make_table
 
 pytestmark = pytest.mark.s3
@@ -55,12 +57,22 @@ def _document(bucket: str, challenger: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def test_shadow_evidence_accumulates_across_runs_until_worse(s3_env: Any, bucket: str, evaluate: Any) -> None:
+def compare_gate(directory: Path, document: dict[str, Any]) -> int:
+    """``modelmonitor compare`` on the monitor's config: the exit code a rollout's AnalysisRun would see."""
+    config = directory / f"gate-{uuid.uuid4().hex[:6]}.json"
+    config.write_text(json.dumps(document))
+    return main(["compare", "--config", str(config)])
+
+
+def test_shadow_evidence_accumulates_across_runs_until_worse(
+    s3_env: Any, bucket: str, evaluate: Any, tmp_path: Path
+) -> None:
     client = s3_env.client()
     put_parquet(client, bucket, "ref.parquet", make_table(2000, seed=1))
     document = _document(bucket, CHALLENGER)
     seen: list[pa.Table] = []
     comparisons = []
+    gate_exits = []
     for run in range(4):
         window = with_challenger(make_table(1000, seed=100 + run), seed=200 + run, noise=0.4)
         seen.append(window)
@@ -68,6 +80,9 @@ def test_shadow_evidence_accumulates_across_runs_until_worse(s3_env: Any, bucket
         result = evaluate(document, output="")
         assert result.exit_code == 0, result.summary
         comparisons.append(result.summary["comparison"])
+        gate_exits.append(compare_gate(tmp_path, document))
+    # the rollout gate reads the same evidence: inconclusive (2) after the first run, worse (1) after
+    assert gate_exits == [2, 1, 1, 1]
     assert [c["labelledRows"] for c in comparisons] == [1000, 2000, 3000, 4000]
     assert [c["runs"] for c in comparisons] == [1, 2, 3, 4]
     assert len({c["since"] for c in comparisons}) == 1
@@ -97,8 +112,9 @@ def test_shadow_evidence_accumulates_across_runs_until_worse(s3_env: Any, bucket
     state = json.loads(client.get_object(Bucket=bucket, Key="results/comparison/state.json")["Body"].read())
     assert (state["championVersion"], state["challengerVersion"], state["runs"]) == ("7", "8", 4)
 
-    # a new challenger version: the evidence starts afresh and says why
+    # a new challenger version: the evidence starts afresh and says why; until then the gate has none for it
     document = _document(bucket, dict(CHALLENGER, version="9"))
+    assert compare_gate(tmp_path, document) == 2
     result = evaluate(document, output="")
     assert result.exit_code == 0, result.summary
     fresh = result.summary["comparison"]
