@@ -28,6 +28,9 @@ control-plane: ## Build (first time) or reuse etcd, kube-apiserver, kube-control
 mlflow: ## Create (first time, ~1.5 min) or reuse the pinned mlflow server's own virtualenv for the registry tests
 	hack/mlflow/install.sh >/dev/null
 
+node: ## Build (first time) or reuse the real node's kubelet, kube-proxy, kube-scheduler, containerd and pause
+	hack/node/build.sh all >/dev/null
+
 image: ## Build the project's image with podman on a local Debian base (no Docker, no registry); skipped when unchanged
 	hack/image/build.sh
 
@@ -39,7 +42,7 @@ lint: venv ## ruff and strict mypy
 	$(VENV)/bin/ruff check $(wildcard operator tests hack bench examples)
 	$(VENV)/bin/mypy
 
-test: venv tools control-plane mlflow lint ## Lint, then run every test (unit, integration on the real control plane, e2e)
+test: venv tools control-plane node image mlflow lint ## Lint, then run every test (unit, integration on the real control plane, e2e)
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## Unit tests only (no servers)
@@ -54,4 +57,4 @@ cluster-down: venv ## Stop the local control plane
 demo: venv tools control-plane ## End-to-end demo: cluster, S3, SMTP, operator, a drifting model, its verdict and alert
 	$(VENV_PYTHON) -m tests.harness.demo $(DEMO_ARGS)
 
-.PHONY: help venv tools control-plane mlflow generate lint test test-unit cluster-up cluster-down demo
+.PHONY: help venv tools control-plane node image mlflow generate lint test test-unit cluster-up cluster-down demo

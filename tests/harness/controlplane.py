@@ -5,7 +5,10 @@ from Go modules by `hack/control-plane/build.sh` (cached by version) unless the 
 binaries the user already has: `TEST_ASSET_ETCD`, `TEST_ASSET_KUBE_APISERVER`,
 `TEST_ASSET_KUBE_CONTROLLER_MANAGER`, or a `KUBEBUILDER_ASSETS` folder holding them.
 
-No kubelet and no container runtime run here; `tests.harness.node_agent` stands in for them.
+No kubelet and no container runtime run here: `tests.harness.node` adds a real node (containerd + kubelet +
+kube-proxy + kube-scheduler); with `real_node=True` the control plane is set up for it (served on the node
+bridge's gateway address, Node authorization, a kubelet client certificate). Otherwise
+`tests.harness.node_agent` stands in for the node.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ CONTROLLERS = (
     "job", "cronjob", "garbagecollector", "namespace", "serviceaccount", "serviceaccount-token",
     "root-ca-cert-publisher", "ttl-after-finished", "deployment", "replicaset", "statefulset",
 )
+# With a real kubelet: its node's health (removes the not-ready taint the kubelet starts with; marks the pods of
+# a dead node), pods of deleted nodes and terminated pods collected, Services' endpoints for kube-proxy.
+REAL_NODE_CONTROLLERS = ("nodelifecycle", "podgc", "endpointslice", "endpoint", "endpointslicemirroring")
 
 
 class ControlPlaneError(RuntimeError):
@@ -108,11 +114,16 @@ class LocalControlPlane:
     workdir: Path
     binaries: ControlPlaneBinaries
     with_controller_manager: bool = True
+    # The address the API server listens on and advertises: loopback, or for a real node the gateway address of
+    # the node's bridge (made by the harness), so that pods reach it through the `kubernetes` Service.
+    address: str = "127.0.0.1"
+    real_node: bool = False
     processes: list[ManagedProcess] = field(default_factory=list)
     server: str = ""
     kubeconfig: Path = field(init=False)
     ca_certificate: Path = field(init=False)
     service_account_key: KeyPair = field(init=False)
+    certificate_authority: CertificateAuthority = field(init=False)
 
     def __post_init__(self) -> None:
         self.kubeconfig = self.workdir / "kubeconfig"
@@ -143,10 +154,12 @@ class LocalControlPlane:
         pki = self.workdir / "pki"
         pki.mkdir(parents=True, exist_ok=True)
         ca = CertificateAuthority(pki)
+        self.certificate_authority = ca
         self.ca_certificate = ca.certificate_path
         serving = ca.issue("apiserver", "kube-apiserver",
-                           hosts=("127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
-                                  "kubernetes.default.svc", "10.0.0.1"), server=True)
+                           hosts=tuple(dict.fromkeys(("127.0.0.1", self.address, "localhost", "kubernetes",
+                                                      "kubernetes.default", "kubernetes.default.svc", "10.0.0.1"))),
+                           server=True)
         admin = ca.issue("admin", "admin", organizations=("system:masters",))
         self.service_account_key = write_service_account_key(pki)
 
@@ -163,21 +176,34 @@ class LocalControlPlane:
         ])
         wait_until(lambda: _http_ok(f"{etcd_url}/health"), 30, what="etcd /health")
 
-        self.server = f"https://127.0.0.1:{api_port}"
+        self.server = f"https://{self.address}:{api_port}"
+        if self.real_node:
+            # The API server calls kubelets (logs, exec) with this client certificate; the kubelet authorizes it
+            # by a SubjectAccessReview. Nodes are authorized by the Node authorizer and NodeRestriction.
+            kubelet_client = ca.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client",
+                                      organizations=("system:masters",))
+            node_flags = [
+                "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={kubelet_client.certificate}",
+                f"--kubelet-client-key={kubelet_client.key}",
+                f"--kubelet-certificate-authority={ca.certificate_path}",
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+            ]
+        else:
+            # The loopback advertise address cannot be published as the kubernetes Service endpoint.
+            node_flags = ["--authorization-mode=RBAC", "--endpoint-reconciler-type=none"]
         self._spawn("kube-apiserver", [
             str(self.binaries.kube_apiserver),
             f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
+            f"--bind-address={self.address}", f"--advertise-address={self.address}", f"--secure-port={api_port}",
             f"--cert-dir={pki}",
             f"--tls-cert-file={serving.certificate}", f"--tls-private-key-file={serving.key}",
             f"--client-ca-file={ca.certificate_path}",
             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--authorization-mode=RBAC",
+            *node_flags,
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={self.service_account_key.certificate}",
             f"--service-account-signing-key-file={self.service_account_key.key}",
-            # The loopback advertise address cannot be published as the kubernetes Service endpoint.
-            "--endpoint-reconciler-type=none",
             "--profiling=false", "--v=0",
         ])
         write_kubeconfig(self.kubeconfig, self.server, ca.certificate_path, admin)
@@ -187,10 +213,11 @@ class LocalControlPlane:
                    what=f"kube-apiserver /readyz (log: {self.workdir / 'kube-apiserver.log'})")
 
         if self.with_controller_manager:
+            controllers = CONTROLLERS + (REAL_NODE_CONTROLLERS if self.real_node else ())
             self._spawn("kube-controller-manager", [
                 str(self.binaries.kube_controller_manager),
                 f"--kubeconfig={self.kubeconfig}",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join(controllers)}",
                 f"--service-account-private-key-file={self.service_account_key.key}",
                 f"--root-ca-file={ca.certificate_path}",
                 "--leader-elect=false", "--secure-port=0",

@@ -34,6 +34,8 @@ class MinioServer:
     workdir: Path
     binary: Path
     region: str = "us-east-1"
+    # Loopback, or for pods on a real node the gateway address of its bridge (tests/harness/node.py).
+    host: str = "127.0.0.1"
     access_key: str = field(default_factory=lambda: "mm-" + secrets.token_hex(6))
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     endpoint: str = ""
@@ -48,15 +50,15 @@ class MinioServer:
 
     def start(self) -> None:
         port, console_port = free_port(), free_port()
-        self.endpoint = f"http://127.0.0.1:{port}"
+        self.endpoint = f"http://{self.host}:{port}"
         data = self.workdir / "minio-data"
         data.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, MINIO_ROOT_USER=self.access_key, MINIO_ROOT_PASSWORD=self.secret_key,
                    MINIO_BROWSER="off", MINIO_CI_CD="1", MINIO_UPDATE="off", MINIO_REGION=self.region,
                    HOME=str(self.workdir))
         self.process = ManagedProcess("minio", [
-            str(self.binary), "server", str(data), "--address", f"127.0.0.1:{port}",
-            "--console-address", f"127.0.0.1:{console_port}", "--quiet",
+            str(self.binary), "server", str(data), "--address", f"{self.host}:{port}",
+            "--console-address", f"{self.host}:{console_port}", "--quiet",
         ], self.workdir / "minio.log", env=env)
         try:
             wait_until(self._ready, 60, interval=0.2, what="MinIO /minio/health/ready")
