@@ -273,6 +273,17 @@ def conclude_comparison(
                 logger.warning("ignoring the unreadable comparison state %s", state_uri)
     accumulated = accumulate(previous, stream.comparison, str(champion_version), challenger.version, now)
     outcome = accumulated.comparison.outcome(settings).to_dict()
+    accumulated.record(
+        {
+            "at": now,
+            "labelledRows": outcome["labelledRows"],
+            "decision": outcome["decision"],
+            "metrics": [
+                {"metric": item["metric"], "difference": item["difference"], "interval": item["interval"]}
+                for item in outcome["metrics"]
+            ],
+        }
+    )
     if state_uri is not None:
         write_bytes(state_uri, json.dumps(accumulated.to_state(), allow_nan=False).encode("utf-8"), "application/json")
     return {
@@ -284,4 +295,5 @@ def conclude_comparison(
         "resetReason": accumulated.reset_reason,
         "rowsMissingOutputs": stream.missing_outputs,
         "stateUri": state_uri,
+        "history": accumulated.history,
     }

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelmonitor.api.display import version_label
+from modelmonitor.evaluator.challenger_report import render_comparison_section
 from modelmonitor.evaluator.segments.report import render_segments_section
 from modelmonitor.evaluator.verdict import format_value
 
@@ -355,5 +356,6 @@ def render_report(result: Mapping[str, Any]) -> str:
     parts.append(_section_drift(result))
     parts.append(_section_quality(result))
     parts.append(render_segments_section(result))
+    parts.append(render_comparison_section(result))
     parts.append("</body></html>")
     return "".join(parts)

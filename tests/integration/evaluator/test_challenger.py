@@ -111,6 +111,13 @@ def test_shadow_evidence_accumulates_across_runs_until_worse(
     assert not set(stored["dataQuality"].get("addedColumns") or []) & {"pred_v8", "score_v8"}
     state = json.loads(client.get_object(Bucket=bucket, Key="results/comparison/state.json")["Body"].read())
     assert (state["championVersion"], state["challengerVersion"], state["runs"]) == ("7", "8", 4)
+    # the evidence over time: one point per run, in the result and plotted in the report
+    assert [point["labelledRows"] for point in stored["comparison"]["history"]] == [1000, 2000, 3000, 4000]
+    assert [point["decision"] for point in stored["comparison"]["history"]][:2] == ["inconclusive", "challenger-worse"]
+    report = client.get_object(Bucket=bucket, Key=f"results/{run_id}/report.html")["Body"].read().decode()
+    section = report[report.index("Champion vs challenger") :]
+    assert "challenger-worse" in section and "exact McNemar" in section and "DeLong" in section
+    assert section.count("<circle") == 8  # 2 metrics x 4 runs
 
     # a new challenger version: the evidence starts afresh and says why; until then the gate has none for it
     document = _document(bucket, dict(CHALLENGER, version="9"))

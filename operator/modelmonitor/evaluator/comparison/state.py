@@ -11,16 +11,17 @@ so comparisons assume consecutive runs read disjoint windows (documented in docs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelmonitor.evaluator.comparison.paired import PairedComparison
 from modelmonitor.evaluator.comparison.split import SplitComparison
 from modelmonitor.evaluator.stats.errors import StateMismatchError
 
-__all__ = ["STATE_FORMAT", "AccumulatedComparison", "accumulate", "comparison_from_state"]
+__all__ = ["HISTORY_LIMIT", "STATE_FORMAT", "AccumulatedComparison", "accumulate", "comparison_from_state"]
 
 STATE_FORMAT = 1
+HISTORY_LIMIT = 200  # points of the evidence over time kept for the report (one per run)
 Comparison = PairedComparison | SplitComparison
 
 
@@ -34,6 +35,11 @@ class AccumulatedComparison:
     since: str
     runs: int
     reset_reason: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # one point per run: the evidence over time
+
+    def record(self, point: dict[str, Any]) -> None:
+        """Add this run's point (decision, rows, each metric's difference and interval) to the bounded history."""
+        self.history = [*self.history, point][-HISTORY_LIMIT:]
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -42,6 +48,7 @@ class AccumulatedComparison:
             "challengerVersion": self.challenger_version,
             "since": self.since,
             "runs": self.runs,
+            "history": self.history,
             "evidence": self.comparison.to_state(),
         }
 
@@ -83,6 +90,12 @@ def accumulate(
     except (StateMismatchError, KeyError, TypeError, ValueError) as error:
         fresh.reset_reason = f"stored evidence is for other settings ({error})"
         return fresh
+    history = [point for point in previous.get("history") or [] if isinstance(point, dict)]
     return AccumulatedComparison(
-        merged, champion_version, challenger_version, str(previous["since"]), int(previous["runs"]) + 1
+        merged,
+        champion_version,
+        challenger_version,
+        str(previous["since"]),
+        int(previous["runs"]) + 1,
+        history=history,
     )
