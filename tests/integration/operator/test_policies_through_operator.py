@@ -79,3 +79,40 @@ def test_a_silence_annotation_mutes_and_status_still_shows_the_problem(world: Mo
     status = settled(world, "hushed")
     assert status["alerts"]["problems"]["violations"]["status"] == "firing"
     assert events(recorder, "/hushed") == []
+
+
+def test_notify_only_names_the_version_to_restore_and_never_patches(world: MonitorWorld, operator: OperatorProcess,
+                                                                     recorder: HttpRecorder) -> None:
+    import kubernetes
+
+    from tests.integration.operator.test_rollback import _deployment, _rolled_out, _served
+
+    apps = kubernetes.client.AppsV1Api(world.client)
+    apps.create_namespaced_deployment(world.namespace, _deployment("notified-model", "1", "image"))
+    wait_until(lambda: _rolled_out(world, "notified-model"), 60, interval=0.5, what="version 1 rolled out")
+    world.upload_credit_data("reference/", 10_000, seed=160, drift=0.0)
+    body = hook_monitor(world, "notifier", recorder, consecutiveViolations=5)  # only rollback notices here
+    body["spec"]["rollback"] = {"enabled": True, "mode": "NotifyOnly", "consecutiveViolations": 1, "target": {
+        "apiVersion": "apps/v1", "kind": "Deployment", "name": "notified-model", "container": "server",
+        "versionFrom": "image"}}
+    world.apply(body)
+    assert evaluate(world, "notifier", 0.0, 161, 1)["status"]["lastEvaluation"]["verdict"] == "healthy"
+    apps.patch_namespaced_deployment("notified-model", world.namespace,
+                                     {"spec": _deployment("notified-model", "2", "image")["spec"]})
+    wait_until(lambda: _served(world, "notified-model", "image") == "2" and _rolled_out(world, "notified-model"),
+               60, interval=0.5, what="version 2 rolled out")
+    for count in (2, 3):  # critical twice: a notice for each evaluation (NotifyOnly keeps no proposal), once each
+        evaluate(world, "notifier", 1.0, 161 + count, count)
+        wait_until(lambda: ((world.read("notifier")["status"].get("rollback") or {}).get("lastDecision") or {})
+                   .get("evaluationId") == world.read("notifier")["status"]["lastEvaluation"]["id"], 60,
+                   interval=0.5, what="the rollback decision on the newest evaluation")
+        settled(world, "notifier")
+    status = world.read("notifier")["status"]
+    decision = status["rollback"]["lastDecision"]
+    assert decision["action"] == "notify" and decision["toVersion"] == "1", decision
+    assert _served(world, "notified-model", "image") == "2"  # never patched
+    assert not status["rollback"].get("history")
+    assert events(recorder, "/notifier") == ["rollback", "rollback"]
+    delivery_ids = [request.headers["x-modelmonitor-delivery-id"] for request in recorder.requests_to("/notifier")]
+    assert len(set(delivery_ids)) == 2
+    assert all("back to 1 is recommended" in request.body.decode() for request in recorder.requests_to("/notifier"))
