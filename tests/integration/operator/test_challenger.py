@@ -161,3 +161,44 @@ def test_a_better_challenger_is_proposed_announced_and_promoted_once_approved(wo
         assert any(event["reason"] == "Promoted" for event in events(world, "promoting"))
     finally:
         recorder.stop()
+
+
+def upload_split_traffic(world: MonitorWorld, rows: int, seed: int) -> None:
+    """A/B traffic: each row served by v1 (noisier scores) or v2 (the clean model), named in `variant`."""
+    table = credit_scoring(rows, seed)
+    rng = np.random.default_rng(seed + 1)
+    clean = np.clip(table.column("proba").to_numpy(), 1e-9, 1 - 1e-9)
+    noisy = 1 / (1 + np.exp(-(np.log(clean / (1 - clean)) + rng.normal(0, 1.5, rows))))
+    variant = np.where(rng.random(rows) < 0.5, "v1", "v2")
+    served = np.where(variant == "v2", clean, noisy)
+    table = table.drop_columns(["proba", "pred"])
+    table = table.append_column("proba", pa.array(served))
+    table = table.append_column("pred", pa.array((served >= 0.5).astype(np.int64)))
+    table = table.append_column("variant", pa.array(variant.tolist()))
+    world.upload("current/part-0.parquet", parquet_bytes(table))
+
+
+def test_ab_traffic_split_by_a_column_promotes_automatically(world: MonitorWorld, operator: OperatorProcess) -> None:
+    import kubernetes
+
+    kubernetes.client.AppsV1Api(world.client).create_namespaced_deployment(world.namespace,
+                                                                           _deployment("ab-model", "1"))
+    world.upload_credit_data("reference/", 4_000, seed=40, drift=0.0)
+    upload_split_traffic(world, 10_000, seed=80)
+    body = world.monitor("split", challenger={
+        "version": "2", "mode": "ab", "variantColumn": "variant", "championVariant": "v1",
+        "challengerVariant": "v2", "metrics": ["roc_auc"], "action": {"promote": {"mode": "Automatic"}}})
+    body["spec"]["metrics"] = [{"name": "roc_auc", "min": 0.5}]
+    body["spec"]["rollback"] = {"enabled": False, "target": {
+        "apiVersion": "apps/v1", "kind": "Deployment", "name": "ab-model", "container": "server"}}
+    world.apply(body)
+    world.run_now("split")
+    monitor = world.wait_for_evaluations("split", 1, timeout=240)
+    comparison = monitor["status"]["comparison"]
+    assert (comparison["mode"], comparison["decision"], comparison["labelledRows"]) == ("ab", "challenger-better",
+                                                                                      10_000)
+    wait_until(lambda: _served(world, "ab-model") == "2", 60, interval=0.5, what="the automatic promotion to 2")
+    wait_until(lambda: any(c["type"] == "Promoted" for c in world.read("split")["status"]["conditions"]),
+               30, interval=0.5, what="the Promoted condition")
+    assert condition(world.read("split"), "Promoted")["status"] == "True"
+    assert any(event["reason"] == "ChallengerBetter" for event in events(world, "split"))
