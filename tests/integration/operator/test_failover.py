@@ -18,6 +18,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import KubeCluster
 from tests.harness.processes import ManagedProcess, free_port, wait_until
@@ -35,17 +36,25 @@ class Replica:
     """One `modelmonitor operator --leader-election-lease` process with its own identity."""
 
     def __init__(self, cluster: KubeCluster, namespace: str, identity: str, workdir: Path) -> None:
-        self.identity, self.liveness_port = identity, free_port()
+        self.identity, self.liveness_port, self.metrics_port = identity, free_port(), free_port()
         self.log_path = workdir / f"{identity}.log"
         self.process = ManagedProcess(identity, [
             sys.executable, "-m", "modelmonitor.cli", "operator", f"--namespace={namespace}",
             f"--leader-election-lease={LEASE}", f"--lease-namespace={namespace}",
-            f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz", f"--metrics-port={free_port()}",
+            f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz", f"--metrics-port={self.metrics_port}",
             f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose",
         ], self.log_path, env={**cluster.env, "POD_NAME": identity, "POD_NAMESPACE": namespace})
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def metric_values(self, namespace: str, monitor: str) -> dict[str, float]:
+        """`modelmonitor_metric_value` of one monitor as this replica exports it: {metric: value}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return {sample.labels["metric"]: sample.value for family in text_string_to_metric_families(text)
+                for sample in family.samples if sample.name == "modelmonitor_metric_value"
+                and sample.labels.get("namespace") == namespace and sample.labels.get("monitor") == monitor}
 
     def live(self) -> bool:
         if not self.process.running():
@@ -139,8 +148,15 @@ def test_one_replica_works_and_the_standby_takes_over_when_it_dies(
         assert (lease.spec.acquire_time - last_renewal).total_seconds() <= LEASE_SECONDS + SLACK_SECONDS
         assert "taking over the leader Lease" in second.log()
 
-        # The new leader works: the next run-now is acted on, once.
+        # The new leader exports the last evaluation's values (from status) before evaluating anything.
         wait_until(second.live, 60, interval=0.3, what="replica-b's kopf liveness endpoint")
+        expected = {name: float(value) for name, value in monitor["status"]["lastEvaluation"]["metrics"].items()
+                    if isinstance(value, int | float)}
+        wait_until(lambda: second.metric_values(world.namespace, "failover") == expected, 30, interval=0.3,
+                   what="replica-b to re-export the gauges from status")
+        assert len(world.read("failover")["status"]["history"]) == 1
+
+        # The new leader works: the next run-now is acted on, once.
         world.run_now("failover")
         monitor = world.wait_for_evaluations("failover", 2)
         assert monitor["status"]["lastEvaluation"]["outcome"] == "evaluated", monitor["status"]
