@@ -36,6 +36,7 @@ __all__ = [
     "DriftThresholds",
     "EmailTls",
     "EvaluationSpec",
+    "GitTarget",
     "LabelsSpec",
     "MOfN",
     "MaxRollbacks",
@@ -270,6 +271,16 @@ class MlflowAliasTarget:
 
 
 @dataclass(frozen=True)
+class GitTarget:
+    url: str
+    path: str
+    yaml_path: str
+    branch: str = "main"
+    value_template: str | None = None
+    credentials_secret: str | None = None
+
+
+@dataclass(frozen=True)
 class RollbackTarget:
     name: str | None = None  # a workload's name; None when the target is mlflowAlias
     api_version: str = "apps/v1"
@@ -283,6 +294,7 @@ class RollbackTarget:
     versions: dict[str, str] = field(default_factory=dict)
     value_template: str | None = None
     mlflow_alias: MlflowAliasTarget | None = None
+    git: GitTarget | None = None
 
 
 @dataclass(frozen=True)

@@ -760,11 +760,40 @@ def _rollback_schema() -> Schema:
                             ),
                         },
                     ),
+                    "git": obj(
+                        "Instead of a workload: commit the healthy version into the Git repository a GitOps "
+                        "controller (Argo CD, Flux) deploys from, over HTTP(S).",
+                        {
+                            "url": string(
+                                "The repository's HTTP(S) URL, e.g. https://git.example.com/team/deploy.git.",
+                                max_length=_URI,
+                                rules=[rule("self.matches(r'^https?://[^/]+/')",
+                                            "spec.rollback.target.git.url must be an http:// or https:// URL")],
+                            ),
+                            "branch": string("The branch to commit to.", min_length=1, max_length=255,
+                                             default="main"),
+                            "path": string("The YAML file, e.g. charts/credit/values.yaml.", min_length=1,
+                                           max_length=1024),
+                            "yamlPath": string("The dotted path of the value in that file, e.g. image.tag.",
+                                               min_length=1, max_length=512),
+                            "valueTemplate": string(
+                                "The value written for a version, with {version} in it (default: the version).",
+                                max_length=_URI,
+                                rules=[rule("self.contains('{version}')",
+                                            "spec.rollback.target.git.valueTemplate must contain {version}")],
+                            ),
+                            "credentialsSecret": secret_name(
+                                "Secret with key token (an HTTPS access token) and optionally username "
+                                "(default x-access-token)."
+                            ),
+                        },
+                        required=["url", "path", "yamlPath"],
+                    ),
                 },
                 rules=[
                     rule(
-                        "has(self.name) != has(self.mlflowAlias)",
-                        "spec.rollback.target must set exactly one of name (a workload) and mlflowAlias",
+                        "(has(self.name) ? 1 : 0) + (has(self.mlflowAlias) ? 1 : 0) + (has(self.git) ? 1 : 0) == 1",
+                        "spec.rollback.target must set exactly one of name (a workload), mlflowAlias and git",
                         field_path=".name",
                         reason="FieldValueRequired",
                     ),
@@ -802,7 +831,8 @@ def _rollback_schema() -> Schema:
                         field_path=".jsonPatchTemplate",
                     ),
                     rule(
-                        f"self.kind in {_quoted(known_kinds)} || has(self.jsonPatchTemplate) || has(self.mlflowAlias)",
+                        f"self.kind in {_quoted(known_kinds)} || has(self.jsonPatchTemplate) || has(self.mlflowAlias)"
+                        " || has(self.git)",
                         "spec.rollback.target.jsonPatchTemplate must be set for kinds other than "
                         + ", ".join(known_kinds),
                         field_path=".jsonPatchTemplate",

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from modelmonitor.reconcile.rollback_policy import TargetState
+from modelmonitor.rollback.errors import RollbackError
 
-__all__ = ["PlannedMove", "VersionPointer"]
+__all__ = ["PlannedMove", "UnusableTarget", "VersionPointer"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,25 @@ class VersionPointer(Protocol):
         """The version pointed at now; a failure goes into ``TargetState.problem``, never raised."""
         ...
 
-    def move_to(self, version: str, *, dry_run: bool = False, expected_from: str | None = None) -> PlannedMove:
-        """Point at ``version``; refuse with RollbackConflict if it no longer points at ``expected_from``."""
+    def move_to(self, version: str, *, dry_run: bool = False, expected_from: str | None = None,
+                reason: str | None = None) -> PlannedMove:
+        """Point at ``version``; refuse with RollbackConflict if it no longer points at ``expected_from``.
+
+        ``reason`` is the change record's text where the target keeps one (a Git commit message).
+        """
         ...
+
+
+@dataclass(frozen=True)
+class UnusableTarget:
+    """A target that cannot even be built (its credentials Secret is missing): a refusal, not a crash."""
+
+    description: str
+    problem: RollbackError
+
+    def inspect(self) -> TargetState:
+        return TargetState(current_version=None, description=self.description, problem=self.problem.message)
+
+    def move_to(self, version: str, *, dry_run: bool = False, expected_from: str | None = None,
+                reason: str | None = None) -> PlannedMove:
+        raise self.problem

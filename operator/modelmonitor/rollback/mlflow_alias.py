@@ -63,7 +63,7 @@ class MlflowAliasTarget:
                            problem=None if version else "the registry answered without a version")
 
     def move_to(self, version: str, *, dry_run: bool = False, expected_from: str | None = None,
-                now: datetime | None = None) -> PlannedMove:
+                reason: str | None = None, now: datetime | None = None) -> PlannedMove:
         now = now or datetime.now(UTC)
         try:
             with self.open_client() as client:

@@ -128,7 +128,8 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         # With spec.model.registry, the registry's alias names the version in service (issue 13).
         resolution = resolution or registry.resolve_version(store, monitor, now=now)
         served = resolution.version if resolution is not None and resolution.version else None
-        served = served or rollbacks.target_version(store.api_client, monitor)
+        served = served or registry.external_version(store, monitor) or rollbacks.target_version(store.api_client,
+                                                                                                 monitor)
         if served and (summary.get("outcome") == "evaluated" or resolution is not None):
             # With a rollback target, the version in service is what was evaluated (after a rollback the spec
             # still names the newer version).

@@ -30,6 +30,9 @@ from modelmonitor.reconcile.versions import format_timestamp
 from modelmonitor.registry.errors import RegistryConfigError, RegistryError
 from modelmonitor.registry.mlflow import MlflowClient, MlflowCredentials, OutboundCheck
 from modelmonitor.registry.runs import build_evaluation_run, default_experiment, log_evaluation
+from modelmonitor.rollback.errors import RollbackError, RollbackTargetInvalid
+from modelmonitor.rollback.external import UnusableTarget, VersionPointer
+from modelmonitor.rollback.gitops import GitFileTarget
 from modelmonitor.rollback.mlflow_alias import MlflowAliasTarget
 from modelmonitor.rollback.targets import external_kind
 
@@ -37,6 +40,9 @@ __all__ = [
     "CONDITION",
     "Resolution",
     "alias_target",
+    "change_message",
+    "external_version",
+    "git_target",
     "has_registry",
     "log_evaluation_run",
     "mlflow_spec",
@@ -189,10 +195,19 @@ def log_evaluation_run(store: KubeStore, namespace: str, name: str, summary: Map
 
 
 def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
-                 outbound_check: OutboundCheck | None = None) -> MlflowAliasTarget | None:
-    """The ``mlflowAlias`` rollback target of ``monitor`` (None when its target is a workload, or absent)."""
+                 outbound_check: OutboundCheck | None = None) -> VersionPointer | None:
+    """The rollback target of ``monitor`` outside the cluster: an MLflow alias or a file in Git.
+
+    None when the target is a workload (patched through the API server) or absent.
+    """
     target = ((monitor.get("spec") or {}).get("rollback") or {}).get("target")
-    if external_kind(target) != "mlflowAlias":
+    kind = external_kind(target)
+    if kind == "git":
+        try:
+            return git_target(store, monitor, outbound_check=outbound_check)
+        except RollbackError as error:
+            return UnusableTarget("the git rollback target", error)
+    if kind != "mlflowAlias":
         return None
     spec = mlflow_spec(monitor)
     if spec is None:  # the CRD refuses this; a spec that does not parse is reported by Ready
@@ -204,3 +219,61 @@ def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
         return open_client(store, namespace, spec, outbound_check)
 
     return MlflowAliasTarget(client, spec.name, alias)
+
+
+def git_target(store: KubeStore, monitor: Mapping[str, Any], *,
+               outbound_check: OutboundCheck | None = None) -> GitFileTarget | None:
+    """The ``git`` rollback target, with the token of its credentials Secret (keys ``token``, ``username``)."""
+    rollback = parse_spec(monitor.get("spec") or {}).rollback
+    git = rollback.target.git if rollback.target is not None else None
+    if git is None:
+        return None
+    username = password = None
+    if git.credentials_secret:
+        namespace = monitor["metadata"]["namespace"]
+        try:
+            data = store.read_secret(namespace, git.credentials_secret)
+        except KubeError as error:
+            raise RollbackTargetInvalid(
+                f"cannot read Secret {namespace}/{git.credentials_secret} named by "
+                f"spec.rollback.target.git.credentialsSecret: {error}"
+            ) from None
+        password = data.get("token") or None
+        if password is None:
+            raise RollbackTargetInvalid(
+                f"Secret {namespace}/{git.credentials_secret} must hold key token (an HTTPS access token)"
+            )
+        username = data.get("username") or "x-access-token"
+    return GitFileTarget(git.url, git.branch, git.path, git.yaml_path, value_template=git.value_template or
+                         "{version}", username=username, password=password, outbound_check=outbound_check)
+
+
+def change_message(monitor: Mapping[str, Any], from_version: str | None, to_version: str,
+                   evaluation_id: str | None, explanation: str) -> str:
+    """The commit message of a rollback through Git: monitor, evaluation and the rules that were violated."""
+    metadata = monitor["metadata"]
+    status = monitor.get("status") or {}
+    last = status.get("lastEvaluation") or {}
+    rules = sorted({str(item.get("rule")) for item in last.get("violations") or [] if item.get("rule")})
+    model = ((monitor.get("spec") or {}).get("model") or {}).get("name", "model")
+    return (
+        f"Roll back {model} from {from_version} to {to_version}\n\n"
+        f"ModelMonitor {metadata['namespace']}/{metadata['name']} rolled the model back: {explanation}\n\n"
+        f"Monitor: {metadata['namespace']}/{metadata['name']}\n"
+        f"Evaluation: {evaluation_id or 'approval'}\n"
+        f"Violated rules: {', '.join(rules) or 'none recorded'}\n"
+        f"Report: {last.get('reportUri') or '-'}\n"
+    )
+
+
+def external_version(store: KubeStore, monitor: Mapping[str, Any]) -> str | None:
+    """The version a rollback target outside the cluster names now (a Git file's value); None otherwise.
+
+    With such a target the version in service is what the repository says (after a rollback the spec still
+    names the newer one), as for a workload target.
+    """
+    rollback = (monitor.get("spec") or {}).get("rollback") or {}
+    if not rollback.get("enabled") or external_kind(rollback.get("target")) is None:
+        return None
+    target = alias_target(store, monitor)
+    return target.inspect().current_version if target is not None else None

@@ -425,7 +425,7 @@ RULE_CASES: list[RuleCase] = [
     ),
     _case(
         _TARGET,
-        "spec.rollback.target must set exactly one of name (a workload) and mlflowAlias",
+        "spec.rollback.target must set exactly one of name (a workload), mlflowAlias and git",
         "spec.rollback.target.name",
         (
             BINARY,
@@ -441,6 +441,24 @@ RULE_CASES: list[RuleCase] = [
                 _set("rollback.target", {"mlflowAlias": {"alias": "champion"}}),
             ),
         ),
+    ),
+    _case(
+        "spec.rollback.target.git.url",
+        "spec.rollback.target.git.url must be an http:// or https:// URL",
+        "spec.rollback.target.git.url",
+        (BINARY, _set("rollback.target", {"git": {"url": "git@git.example.com:t/d.git", "path": "v.yaml",
+                                                  "yamlPath": "image.tag"}})),
+        (BINARY, _set("rollback.target", {"git": {"url": "https://git.example.com/t/d.git", "path": "v.yaml",
+                                                  "yamlPath": "image.tag"}})),
+    ),
+    _case(
+        "spec.rollback.target.git.valueTemplate",
+        "spec.rollback.target.git.valueTemplate must contain {version}",
+        "spec.rollback.target.git.valueTemplate",
+        (BINARY, _set("rollback.target", {"git": {"url": "https://g.example.com/d.git", "path": "v.yaml",
+                                                  "yamlPath": "image.tag", "valueTemplate": "v1"}})),
+        (BINARY, _set("rollback.target", {"git": {"url": "https://g.example.com/d.git", "path": "v.yaml",
+                                                  "yamlPath": "image.tag", "valueTemplate": "v{version}"}})),
     ),
     _case(
         "spec",
