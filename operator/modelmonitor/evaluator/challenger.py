@@ -29,9 +29,11 @@ from modelmonitor.evaluator.comparison import (
     PairedComparison,
     SplitComparison,
     accumulate,
+    comparison_from_state,
 )
 from modelmonitor.evaluator.errors import DataError
 from modelmonitor.evaluator.stats.columns import text_values
+from modelmonitor.evaluator.stats.errors import StateMismatchError
 from modelmonitor.evaluator.stats.profile import ReferenceProfile
 from modelmonitor.evaluator.storage import join_uri, read_bytes_if_exists, write_bytes
 
@@ -190,6 +192,32 @@ class ChallengerStream:
             cells = _cell_counts([target_text, champion.text, shadow.text], chosen)
         self.comparison.add_labelled(target[chosen], champion.outputs(chosen), shadow.outputs(chosen), cells=cells)
         self.comparison.add_unlabelled(champion.outputs(open_rows), shadow.outputs(open_rows))
+
+    def to_state(self) -> dict[str, Any]:
+        """This pass's evidence for a shard's partial result (the reduce step merges the shards')."""
+        return {"evidence": self.comparison.to_state(), "missingOutputs": self.missing_outputs}
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        """Take a shard's evidence in place of this (empty) stream's."""
+        if state is None or self.pending is not None:
+            return
+        stored = comparison_from_state(state["evidence"])
+        fresh = type(self.comparison)
+        if not isinstance(stored, fresh):
+            raise StateMismatchError(f"a shard's comparison is {type(stored).__name__}, expected {fresh.__name__}")
+        self.comparison = stored
+        self.missing_outputs = int(state.get("missingOutputs", 0))
+
+    def merge(self, other: ChallengerStream) -> None:
+        if self.pending is not None:
+            return
+        if isinstance(self.comparison, PairedComparison) and isinstance(other.comparison, PairedComparison):  # noqa: SIM114 (mypy narrows each)
+            self.comparison.merge(other.comparison)
+        elif isinstance(self.comparison, SplitComparison) and isinstance(other.comparison, SplitComparison):
+            self.comparison.merge(other.comparison)
+        else:
+            raise StateMismatchError("shards compared in different modes")
+        self.missing_outputs += other.missing_outputs
 
     def watch(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """Each batch added to the comparison, then passed on without the challenger's columns."""

@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from modelmonitor.evaluator.challenger import ChallengerStream
 from modelmonitor.evaluator.data import FilePart, TableSource
 from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
 from modelmonitor.evaluator.inputs import EvaluationInput, format_of_path
@@ -344,14 +345,18 @@ def tally_to_state(tally: CurrentTally) -> dict[str, Any]:
         "driftRows": tally.drift_rows,
         "segments": None if tally.segments is None else tally.segments.to_state(),
         "nullTimestamps": tally.null_timestamps,
+        "comparison": None if tally.comparison is None else tally.comparison.to_state(),
     }
 
 
 def tally_from_state(
     state: Mapping[str, Any], profile: ReferenceProfile, segments: SegmentPlan | None = None,
-    delayed_labels: bool = False,
+    delayed_labels: bool = False, comparison: ChallengerStream | None = None,
 ) -> CurrentTally:
+    """A shard's tally; ``comparison`` is an empty stream for spec.challenger that takes the shard's evidence."""
     drift_state = state.get("driftAccumulator")
+    if comparison is not None:
+        comparison.restore(state.get("comparison"))
     return CurrentTally(
         accumulator=EvaluationAccumulator.from_state(dict(state["accumulator"]), profile),
         drift_accumulator=None if drift_state is None else EvaluationAccumulator.from_state(dict(drift_state), profile),
@@ -361,6 +366,7 @@ def tally_from_state(
         drift_rows=int(state["driftRows"]),
         segments=None if segments is None else segments.tally_from_state(state.get("segments"), delayed_labels),
         null_timestamps=int(state.get("nullTimestamps", 0)),
+        comparison=comparison,
     )
 
 
@@ -370,7 +376,7 @@ def merge_tallies(tallies: Sequence[CurrentTally]) -> CurrentTally:
     merged = CurrentTally(
         accumulator=first.accumulator, drift_accumulator=first.drift_accumulator, rows=first.rows,
         labelled=first.labelled, classes=set(first.classes), drift_rows=first.drift_rows, segments=first.segments,
-        null_timestamps=first.null_timestamps,
+        null_timestamps=first.null_timestamps, comparison=first.comparison,
     )
     for tally in rest:
         merged.accumulator.merge(tally.accumulator)
@@ -383,6 +389,8 @@ def merge_tallies(tallies: Sequence[CurrentTally]) -> CurrentTally:
         if merged.segments is not None and tally.segments is not None:
             merged.segments.merge(tally.segments)
         merged.null_timestamps += tally.null_timestamps
+        if merged.comparison is not None and tally.comparison is not None:
+            merged.comparison.merge(tally.comparison)
     return merged
 
 
@@ -459,8 +467,9 @@ def run_reduce(config: EvaluationInput, options: RunOptions) -> EvaluationRun:
             )
         document = json.loads(payload)
         try:
+            challenger = ChallengerStream.for_run(config.spec, prepared.profile, prepared.target_column)
             tallies.append(tally_from_state(document["tally"], prepared.profile, prepared.segments,
-                                            prepared.delayed_labels))
+                                            prepared.delayed_labels, challenger))
         except StateMismatchError as error:
             raise DataError(f"run {options.run_id}: shard {index}: {error.message}", reason="PartialMismatch") from None
     timings["merge"] = time.perf_counter() - clock - sum(timings.values())
