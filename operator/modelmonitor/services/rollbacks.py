@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmonitor.alerts.notification import Notification, NotificationKind, make_dedup_key
-from modelmonitor.api import parse_spec
+from modelmonitor.api import ModelSpec, parse_spec
+from modelmonitor.api import RollbackTarget as RollbackTargetSpec
 from modelmonitor.kube.errors import Conflict
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.alert_policy import Delivery, plan_notification
@@ -44,26 +45,33 @@ class RollbackOutcome:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
+def _target(monitor: Mapping[str, Any]) -> RollbackTargetSpec | None:
+    """The parsed ``spec.rollback.target`` when rollback is enabled, else None."""
+    rollback = parse_spec(monitor.get("spec") or {}).rollback
+    return rollback.target if rollback.enabled else None
+
+
 def enabled(monitor: Mapping[str, Any]) -> bool:
-    rollback = (monitor.get("spec") or {}).get("rollback") or {}
-    return bool(rollback.get("enabled")) and bool(rollback.get("target"))
+    return _target(monitor) is not None
 
 
 def target_version(api_client: Any, monitor: Mapping[str, Any]) -> str | None:
     """The version the rollback target serves now (None without a target, or when it cannot be read)."""
-    if not enabled(monitor):
+    target = _target(monitor)
+    if target is None:
         return None
-    state, _ = inspect_target(api_client, monitor["spec"]["rollback"]["target"], monitor["metadata"]["namespace"])
+    state, _ = inspect_target(api_client, target, monitor["metadata"]["namespace"])
     return state.current_version
 
 
-def _notification(monitor: Mapping[str, Any], decision: RollbackDecision, now: datetime) -> Notification:
-    metadata, spec = monitor["metadata"], monitor.get("spec") or {}
+def _notification(monitor: Mapping[str, Any], model: ModelSpec, decision: RollbackDecision,
+                  now: datetime) -> Notification:
+    metadata = monitor["metadata"]
     severity = "critical" if decision.action in (RollbackAction.EXECUTE, RollbackAction.REFUSE) else "warning"
     return Notification(
         kind=NotificationKind.ROLLBACK, monitor_namespace=metadata["namespace"], monitor_name=metadata["name"],
-        model_name=str((spec.get("model") or {}).get("name", "")),
-        model_version=str(decision.from_version or (spec.get("model") or {}).get("version", "")),
+        model_name=model.name,
+        model_version=decision.from_version or model.version or "",
         severity=severity,
         dedup_key=make_dedup_key(metadata["namespace"], metadata["name"], "rollback"),
         evaluation_id=f"{decision.evaluation_id or 'approval'}:{decision.action.value}",
@@ -79,11 +87,11 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     monitor = store.read_monitor(namespace, name)
     if not enabled(monitor):
         return None
-    spec = monitor["spec"]
-    parsed = parse_spec(spec)  # the policy and the channels read the typed spec (defaults from the CRD)
+    parsed = parse_spec(monitor["spec"])  # the policy, the target and the channels read the typed spec
+    target = parsed.rollback.target
+    assert target is not None  # enabled() says so
     external = registry.alias_target(store, monitor)  # a registry alias instead of a workload (issue 13)
-    state, observed = (external.inspect(), None) if external else inspect_target(
-        api_client, spec["rollback"]["target"], namespace)
+    state, observed = (external.inspect(), None) if external else inspect_target(api_client, target, namespace)
     annotations = monitor["metadata"].get("annotations") or {}
     decision = decide_rollback(parsed.rollback, monitor.get("status") or {}, summary, state, annotations, now)
     if decision.action is RollbackAction.NONE and not decision.remove_approval_annotation:
@@ -95,12 +103,10 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     if decision.action in (RollbackAction.EXECUTE, RollbackAction.DRY_RUN) and decision.to_version:
         try:
             if external is not None:
-                reason = registry.change_message(monitor, decision.from_version, decision.to_version,
-                                                 decision.evaluation_id, decision.message)
                 patch = external.move_to(decision.to_version, dry_run=decision.action is RollbackAction.DRY_RUN,
-                                         expected_from=decision.from_version, reason=reason).to_dict()
+                                         expected_from=decision.from_version).to_dict()
             else:
-                applied = roll_back(api_client, spec["rollback"]["target"], namespace, decision.to_version,
+                applied = roll_back(api_client, target, namespace, decision.to_version,
                                     dry_run=decision.action is RollbackAction.DRY_RUN, observed=observed)
                 patch = applied.patch.to_dict()
         except RollbackError as failure:
@@ -119,7 +125,7 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
                 else f"rolled back from {decision.from_version} to {decision.to_version}: {decision.message}",
                 generation, now)
         if decision.action in ANNOUNCED and not decision.repeated:
-            plan = plan_notification(status.get("alerts"), _notification(monitor, decision, now),
+            plan = plan_notification(status.get("alerts"), _notification(monitor, parsed.model, decision, now),
                                      parsed.alerts.channels, now)
             status_patch["alerts"] = plan.new_state
             outcome.deliveries = plan.deliveries

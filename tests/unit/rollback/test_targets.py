@@ -308,6 +308,17 @@ class TestInferenceService:
         target = build_target(spec)
         assert target.read_version(apply(inference_service(), target, "1")) == "1"
 
+    def test_the_parsed_api_model_with_a_value_template_is_accepted(self) -> None:
+        """The model's empty ``versions`` means "not set": it was read as set beside valueTemplate and refused."""
+        spec = RollbackTargetSpec(
+            name="credit",
+            api_version="serving.kserve.io/v1beta1",
+            kind="InferenceService",
+            value_template="s3://models/credit/v{version}/",
+        )
+        target = build_target(spec)
+        assert target.read_version(apply(inference_service(), target, "1")) == "1"
+
 
 class TestCustomResource:
     SPEC: ClassVar[dict[str, Any]] = {
