@@ -614,15 +614,17 @@ def _patch_template(template: Any) -> tuple[Mapping[str, Any], ...] | None:
 
 
 #: Target kinds outside the cluster (``rollback.external.VersionPointer``), by their field in the target spec.
-EXTERNAL_TARGET_FIELDS = ("mlflowAlias",)
+EXTERNAL_TARGET_FIELDS = ("mlflowAlias", "git")
 
 
 def external_kind(target_spec: RollbackTargetSpec | JsonObject | None) -> str | None:
-    """``mlflowAlias`` when the target is a registry alias (not a workload), else None."""
+    """``mlflowAlias`` (a registry alias) or ``git`` (a file in a repository) when the target is not a workload."""
     if target_spec is None:
         return None
     if isinstance(target_spec, RollbackTargetSpec):
-        return "mlflowAlias" if target_spec.mlflow_alias is not None else None
+        if target_spec.mlflow_alias is not None:
+            return "mlflowAlias"
+        return "git" if target_spec.git is not None else None
     return next((name for name in EXTERNAL_TARGET_FIELDS if target_spec.get(name) is not None), None)
 
 
@@ -643,7 +645,7 @@ def build_target(target_spec: RollbackTargetSpec | JsonObject) -> RollbackTarget
     kind_outside = external_kind(target_spec)
     if kind_outside is not None:
         raise RollbackTargetInvalid(
-            f"{SPEC_PREFIX}.{kind_outside} is not a workload: it is moved through the registry, not patched"
+            f"{SPEC_PREFIX}.{kind_outside} is not a workload: it is moved by its own target, not patched"
         )
     target_spec = _as_mapping(target_spec)
     api_version = _required_text(target_spec, "apiVersion")
