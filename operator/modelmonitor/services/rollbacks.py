@@ -103,8 +103,10 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     if decision.action in (RollbackAction.EXECUTE, RollbackAction.DRY_RUN) and decision.to_version:
         try:
             if external is not None:
+                reason = registry.change_message(monitor, decision.from_version, decision.to_version,
+                                                 decision.evaluation_id, decision.message)
                 patch = external.move_to(decision.to_version, dry_run=decision.action is RollbackAction.DRY_RUN,
-                                         expected_from=decision.from_version).to_dict()
+                                         expected_from=decision.from_version, reason=reason).to_dict()
             else:
                 applied = roll_back(api_client, target, namespace, decision.to_version,
                                     dry_run=decision.action is RollbackAction.DRY_RUN, observed=observed)
