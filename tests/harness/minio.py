@@ -40,6 +40,7 @@ class MinioServer:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     endpoint: str = ""
     process: ManagedProcess | None = None
+    port: int = 0  # 0: a free port, chosen at the first start and kept, so a restart serves the same endpoint
 
     def __enter__(self) -> MinioServer:
         self.start()
@@ -49,7 +50,8 @@ class MinioServer:
         self.stop()
 
     def start(self) -> None:
-        port, console_port = free_port(), free_port()
+        self.port = port = self.port or free_port()
+        console_port = free_port()
         self.endpoint = f"http://{self.host}:{port}"
         data = self.workdir / "minio-data"
         data.mkdir(parents=True, exist_ok=True)

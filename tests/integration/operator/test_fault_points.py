@@ -9,14 +9,18 @@ test_alert_lifecycle.py::test_crash_between_send_and_record_redelivers_once_with
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.harness.datasets import credit_scoring, parquet_bytes
+from tests.harness.minio import MinioServer, find_minio
 from tests.harness.processes import wait_until
 from tests.integration.alerts.servers import HttpRecorder, free_port
-from tests.integration.operator.conftest import MonitorWorld, OperatorProcess
-from tests.integration.operator.test_alert_lifecycle import hook_monitor, hook_monitor_at, settled
+from tests.integration.operator.conftest import MonitorWorld, OperatorProcess, condition
+from tests.integration.operator.test_alert_lifecycle import events, hook_monitor, hook_monitor_at, settled
 
 pytestmark = [pytest.mark.cluster, pytest.mark.s3]
 PROCESSED = "modelmonitor.io/processed"
@@ -85,3 +89,52 @@ def test_webhook_receiver_down_then_back_is_delivered_once(world: MonitorWorld, 
         assert stats["sent"] == 1 and stats["failed"] == 1
     finally:
         up.stop()
+
+
+def test_s3_down_during_an_evaluation_is_a_condition_then_recovers(world: MonitorWorld, operator: OperatorProcess,
+                                                                   recorder: HttpRecorder, tmp_path: Path) -> None:
+    """The monitor's own MinIO stops: the evaluation fails into the EvaluationFailed condition and one
+    `evaluation_failed` alert (no crash loop); MinIO comes back on the same endpoint: the next evaluation
+    succeeds, the condition clears and one RESOLVED is sent. Everything read back from the API server."""
+    s3 = MinioServer(tmp_path / "minio", find_minio())
+    s3.start()
+    try:
+        bucket = s3.create_bucket("down-then-up")
+        client = s3.client()
+        client.put_object(Bucket=bucket, Key="reference/part-0.parquet",
+                          Body=parquet_bytes(credit_scoring(10_000, 170, 0.0)))
+        client.put_object(Bucket=bucket, Key="current/part-0.parquet",
+                          Body=parquet_bytes(credit_scoring(3_000, 171, 0.0)))
+        world.core.create_namespaced_secret(world.namespace, {"metadata": {"name": "own-s3"}, "data": {
+            "AWS_ACCESS_KEY_ID": base64.b64encode(s3.access_key.encode()).decode(),
+            "AWS_SECRET_ACCESS_KEY": base64.b64encode(s3.secret_key.encode()).decode()}})
+        body = hook_monitor(world, "s3down", recorder)
+        data = body["spec"]["data"]
+        data["store"] = {"endpoint": s3.endpoint, "region": s3.region, "credentialsSecret": "own-s3"}
+        data["reference"]["uri"] = f"s3://{bucket}/reference/"
+        data["current"]["uri"] = f"s3://{bucket}/current/"
+        body["spec"]["evaluation"] = {"backoffLimit": 0}
+        world.apply(body)
+        world.run_now("s3down")
+        assert world.wait_for_evaluations("s3down", 1)["status"]["lastEvaluation"]["outcome"] == "evaluated"
+
+        s3.stop()
+        world.run_now("s3down")
+        monitor = world.wait_for_evaluations("s3down", 2, timeout=240)
+        assert monitor["status"]["lastEvaluation"]["outcome"] != "evaluated", monitor["status"]["lastEvaluation"]
+        assert condition(monitor, "EvaluationFailed")["status"] == "True"
+        status = settled(world, "s3down")
+        assert status["alerts"]["problems"]["evaluation"]["status"] == "firing"
+        assert events(recorder, "/s3down") == ["evaluation_failed"]
+
+        s3.start()  # the same port: the same endpoint as in the spec
+        world.run_now("s3down")
+        monitor = world.wait_for_evaluations("s3down", 3)
+        assert monitor["status"]["lastEvaluation"]["outcome"] == "evaluated"
+        assert condition(monitor, "EvaluationFailed")["status"] == "False"
+        status = settled(world, "s3down")
+        assert "evaluation" not in status["alerts"]["problems"]
+        assert events(recorder, "/s3down") == ["evaluation_failed", "resolved"]
+        assert not operator.exited()
+    finally:
+        s3.stop()
