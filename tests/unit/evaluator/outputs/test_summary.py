@@ -111,3 +111,19 @@ def test_error_summary_fits_even_with_a_huge_message() -> None:
     assert decoded["verdict"] == "error" and decoded["outcome"] == "storage_error"
     assert decoded["error"]["reason"] == "NoSuchBucket"
     assert decoded["error"]["message"].startswith("bucket 'ml' does not exist")
+
+
+def test_every_declared_rule_keeps_its_check_state_in_the_smallest_summary() -> None:
+    from modelmonitor.api.metrics import DRIFT_TESTS, METRICS_BY_TASK, drift_test_rule, metric_rule
+
+    document = result_document(features=50, violations=40, name_length=60)
+    rules = [metric_rule(name) for name in METRICS_BY_TASK["binary-classification"]]
+    rules += [drift_test_rule(test) for test in DRIFT_TESTS]
+    document["checks"] = [
+        {"rule": rule, "state": "pending", "value": None, "severity": None, "reason": "labels have not arrived " * 8}
+        for rule in rules
+    ]
+    encoded = encode_summary(build_summary(document))
+    assert len(encoded) <= SUMMARY_LIMIT_BYTES
+    checks = json.loads(encoded)["checks"]
+    assert list(checks) == rules and all(entry["state"] == "pending" for entry in checks.values())
