@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from modelmonitor.api.model import SegmentsSpec
 from modelmonitor.evaluator.segments.keys import OTHER, Codes, Slicer, pair_name
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
-from modelmonitor.evaluator.stats.columns import CategoricalColumnState, NumericColumnState
+from modelmonitor.evaluator.stats.columns import BinLocator, CategoricalColumnState, NumericColumnState
 from modelmonitor.evaluator.stats.performance import ClassificationState
 from modelmonitor.evaluator.stats.profile import ReferenceProfile
 
@@ -142,11 +142,19 @@ def plan_dimensions(
     return dimensions
 
 
-def _new_accumulator(profile: ReferenceProfile) -> EvaluationAccumulator:
+def _new_accumulator(profile: ReferenceProfile, locators: dict[str, BinLocator]) -> EvaluationAccumulator:
+    """An engine accumulator for one segment: no row sample, ``SEGMENT_SCORE_BINS`` score bins, and the bin
+    lookup tables of its numeric columns shared with the other segments (each table is ~256 KiB and ~1 ms
+    to build per column: per segment, they were most of the segments' memory and a fifth of their time)."""
     accumulator = EvaluationAccumulator(profile, sample_size=0)
     if accumulator.classification is not None:
         accumulator.classification = ClassificationState(accumulator.classification.positive_class,
                                                          SEGMENT_SCORE_BINS)
+    for name, state in accumulator.numeric.items():
+        if state.edges is not None:
+            if name not in locators:
+                locators[name] = BinLocator(state.edges)
+            state._locator = locators[name]  # the state builds the same table itself when it has none
     return accumulator
 
 
@@ -166,6 +174,7 @@ class SegmentAccumulators:
         self.profile = profile
         self.dimensions = list(dimensions)
         self.accumulators: list[dict[int, EvaluationAccumulator]] = [{} for _ in self.dimensions]
+        self.locators: dict[str, BinLocator] = {}
 
     def update(self, batch: pa.RecordBatch) -> None:
         """Each dimension's segments get their rows: the batch is sorted by segment once (one ``take``) and
@@ -183,7 +192,7 @@ class SegmentAccumulators:
             for index in np.flatnonzero(counts):
                 accumulator = accumulators.get(int(index))
                 if accumulator is None:
-                    accumulator = accumulators[int(index)] = _new_accumulator(self.profile)
+                    accumulator = accumulators[int(index)] = _new_accumulator(self.profile, self.locators)
                 length = int(counts[index])
                 accumulator.update(ordered.slice(start, length))
                 start += length
