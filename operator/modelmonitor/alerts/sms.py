@@ -29,6 +29,7 @@ from modelmonitor.alerts.http_post import post_with_retries
 from modelmonitor.alerts.notification import Notification
 from modelmonitor.alerts.spec import optional_key, recipients, required_key, secret_data
 from modelmonitor.api import AlertChannel
+from modelmonitor.api.model import DEFAULT_SMS_PROVIDER
 
 __all__ = ["SnsSmsChannel", "TwilioSmsChannel", "build_sms_channel"]
 
@@ -162,7 +163,7 @@ def build_sms_channel(
 ) -> SnsSmsChannel | TwilioSmsChannel:
     name = channel.name
     to = recipients(channel)
-    provider = channel.provider or "sns"
+    provider = channel.provider or DEFAULT_SMS_PROVIDER
     if provider == "sns":
         return _build_sns(name, to, secret_data(channel, "secret", secrets, required=False), settings)
     if provider == "twilio":

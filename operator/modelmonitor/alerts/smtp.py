@@ -21,6 +21,7 @@ from modelmonitor.alerts.errors import ChannelConfigError
 from modelmonitor.alerts.notification import Notification
 from modelmonitor.alerts.spec import recipients, required_key, secret_data
 from modelmonitor.api import AlertChannel
+from modelmonitor.api.model import DEFAULT_EMAIL_TLS
 
 __all__ = ["EmailChannel", "build_email_channel", "build_message"]
 
@@ -123,7 +124,7 @@ def build_email_channel(
     name = channel.name
     data = secret_data(channel, "smtpSecret", secrets, required=True)
     assert data is not None  # required=True raises instead
-    tls = channel.tls or "starttls"
+    tls = channel.tls or DEFAULT_EMAIL_TLS
     host = required_key(data, "host", name, "smtpSecret")
     port_text = data.get("port") or str(_DEFAULT_PORTS[tls])
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:

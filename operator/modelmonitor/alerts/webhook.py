@@ -31,7 +31,7 @@ from modelmonitor.alerts.http_post import post_with_retries
 from modelmonitor.alerts.notification import Notification
 from modelmonitor.alerts.spec import optional_key, required_key, secret_data
 from modelmonitor.api import AlertChannel
-from modelmonitor.api.model import WebhookFormat
+from modelmonitor.api.model import DEFAULT_WEBHOOK_FORMAT, WebhookFormat
 
 __all__ = [
     "DELIVERY_ID_HEADER",
@@ -156,7 +156,7 @@ def build_webhook_channel(
     channel: AlertChannel, secrets: Mapping[str, Mapping[str, str]], settings: ChannelSettings
 ) -> WebhookChannel:
     name = channel.name
-    format_name = channel.format or "generic"
+    format_name = channel.format or DEFAULT_WEBHOOK_FORMAT
     url_data = secret_data(channel, "urlSecret", secrets, required=True)
     assert url_data is not None  # required=True raises instead
     routing_key: str | None = None

@@ -15,6 +15,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_EMAIL_TLS",
+    "DEFAULT_SMS_PROVIDER",
+    "DEFAULT_WEBHOOK_FORMAT",
     "AlertChannel",
     "AlertPolicy",
     "AlertSeverity",
@@ -98,6 +101,11 @@ ChannelType = Literal["email", "sms", "webhook"]
 EmailTls = Literal["starttls", "tls", "none"]
 SmsProvider = Literal["sns", "twilio"]
 WebhookFormat = Literal["generic", "slack", "teams", "pagerduty"]
+#: What an unset ``tls`` / ``provider`` / ``format`` of a channel means. The CRD cannot default these (each
+#: must stay unset on the other channel types), so the channels apply them; the reference shows them.
+DEFAULT_EMAIL_TLS: EmailTls = "starttls"
+DEFAULT_SMS_PROVIDER: SmsProvider = "sns"
+DEFAULT_WEBHOOK_FORMAT: WebhookFormat = "generic"
 RollbackMode = Literal["Automatic", "Manual", "NotifyOnly"]
 RollbackSeverity = Literal["critical", "warning"]
 VersionSource = Literal["image", "env", "annotation", "field"]

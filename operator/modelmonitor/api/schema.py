@@ -545,11 +545,15 @@ def _channel_schema() -> Schema:
             ),
             "smtpSecret": secret_name("email: Secret with host, port, username and password of the SMTP server."),
             "from": string("email: sender address.", max_length=254, pattern=_EMAIL_PATTERN),
-            "tls": enum_of("email: starttls, tls (implicit) or none.", model.EmailTls),
-            "provider": enum_of("sms: sns (AWS SNS or compatible) or twilio.", model.SmsProvider),
+            "tls": enum_of(
+                f"email: starttls, tls (implicit) or none; unset: {model.DEFAULT_EMAIL_TLS}.", model.EmailTls
+            ),
+            "provider": enum_of(
+                f"sms: sns (AWS SNS or compatible) or twilio; unset: {model.DEFAULT_SMS_PROVIDER}.", model.SmsProvider
+            ),
             "secret": secret_name("sms: Secret with the provider's credentials (and endpoint)."),
             "urlSecret": secret_name("webhook: Secret whose key `url` holds the webhook URL."),
-            "format": enum_of("webhook: payload format.", model.WebhookFormat),
+            "format": enum_of(f"webhook: payload format; unset: {model.DEFAULT_WEBHOOK_FORMAT}.", model.WebhookFormat),
             "signingSecret": secret_name("webhook: Secret whose key `key` signs the body (HMAC-SHA256 header)."),
             "headersSecret": secret_name("webhook: Secret whose keys and values are sent as extra headers."),
             "timeout": duration("webhook: time limit of one delivery attempt."),
