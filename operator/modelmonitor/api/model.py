@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_CONSECUTIVE_VIOLATIONS",
     "DEFAULT_EMAIL_TLS",
     "DEFAULT_SMS_PROVIDER",
     "DEFAULT_WEBHOOK_FORMAT",
@@ -106,6 +107,9 @@ WebhookFormat = Literal["generic", "slack", "teams", "pagerduty"]
 DEFAULT_EMAIL_TLS: EmailTls = "starttls"
 DEFAULT_SMS_PROVIDER: SmsProvider = "sns"
 DEFAULT_WEBHOOK_FORMAT: WebhookFormat = "generic"
+#: What an unset ``spec.alerts.policy.consecutiveViolations`` means (without ``mOfN``); the CRD cannot default
+#: it because the two exclude each other.
+DEFAULT_CONSECUTIVE_VIOLATIONS = 1
 RollbackMode = Literal["Automatic", "Manual", "NotifyOnly"]
 RollbackSeverity = Literal["critical", "warning"]
 VersionSource = Literal["image", "env", "annotation", "field"]

@@ -631,7 +631,8 @@ def _alerts_schema() -> Schema:
                 "When an alert fires, repeats and resolves.",
                 {
                     "consecutiveViolations": integer(
-                        "Fire after this many consecutive violating evaluations (default 1).",
+                        "Fire after this many consecutive violating evaluations "
+                        f"(default {model.DEFAULT_CONSECUTIVE_VIOLATIONS}).",
                         minimum=1,
                         maximum=100,
                     ),

@@ -48,7 +48,7 @@ from modelmonitor.alerts.notification import (
 from modelmonitor.alerts.render import LABELS_PENDING_MESSAGE, resolved_message
 from modelmonitor.api import AlertChannel, AlertPolicy, MonitorSpec, SpecError, parse_part
 from modelmonitor.api.metrics import rule_matches
-from modelmonitor.api.model import Silence
+from modelmonitor.api.model import DEFAULT_CONSECUTIVE_VIOLATIONS, Silence
 from modelmonitor.reconcile.alert_queue import (
     Delivery,
     RetrySchedule,
@@ -309,8 +309,8 @@ def _raise_notice(context: _Context, group: str, kind: NotificationKind, rule: s
 
 
 def _streak_needed(policy: AlertPolicy) -> int:
-    """``consecutiveViolations``; unset it means 1 (the CRD cannot default it: it excludes ``mOfN``)."""
-    return policy.consecutive_violations or 1
+    """``consecutiveViolations``, or its default when unset (the CRD cannot default it: it excludes ``mOfN``)."""
+    return policy.consecutive_violations or DEFAULT_CONSECUTIVE_VIOLATIONS
 
 
 def _condition_holds(history: Sequence[bool], policy: AlertPolicy) -> bool:
