@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelmonitor.api.model import ChallengerSpec, MonitorSpec
+from modelmonitor.api.model import ChallengerData, ChallengerSpec, MonitorSpec
 from modelmonitor.evaluator.comparison import (
     ComparisonSettings,
     ModelOutputs,
@@ -31,6 +31,7 @@ from modelmonitor.evaluator.comparison import (
     accumulate,
     comparison_from_state,
 )
+from modelmonitor.evaluator.data import LabelIndex, open_source
 from modelmonitor.evaluator.errors import DataError
 from modelmonitor.evaluator.stats.columns import text_values
 from modelmonitor.evaluator.stats.errors import StateMismatchError
@@ -48,8 +49,44 @@ def challenger_columns(spec: MonitorSpec) -> list[str]:
     challenger = spec.challenger
     if challenger is None:
         return []
-    names = [challenger.prediction, challenger.score, challenger.variant_column]
+    names = [challenger.prediction, challenger.score, challenger.variant_column, challenger_key(spec)]
     return [name for name in names if name]
+
+
+def challenger_key(spec: MonitorSpec) -> str | None:
+    """The id column ``spec.challenger.data`` joins on (it must reach the comparison, then leaves the batch)."""
+    challenger = spec.challenger
+    return None if challenger is None or challenger.data is None else challenger.data.join_on
+
+
+def _load_joined(data: ChallengerData, columns: dict[str, str]) -> list[tuple[str, LabelIndex]]:
+    """The challenger's logged outputs by id (``columns``: field path -> column), one hash index per column."""
+    source = open_source(data.uri, data.format, "spec.challenger.data")
+    source.require_columns({"spec.challenger.data.joinOn": data.join_on, **columns})
+    names = list(columns.values())
+    ids: list[pa.Array] = []
+    values: dict[str, list[pa.Array]] = {name: [] for name in names}
+    rows = 0
+    for batch in source.batches([data.join_on, *names]):
+        batch = batch.filter(pc.is_valid(batch.column(data.join_on)))
+        ids.append(batch.column(data.join_on))
+        for name in names:
+            values[name].append(batch.column(name))
+        rows += batch.num_rows
+    schema = source.schema
+    id_array = pa.concat_arrays(ids) if ids else pa.array([], type=schema.field(data.join_on).type)
+    return [
+        (
+            name,
+            LabelIndex(
+                data.join_on,
+                id_array,
+                pa.concat_arrays(values[name]) if values[name] else pa.array([], type=schema.field(name).type),
+                rows,
+            ),
+        )
+        for name in names
+    ]
 
 
 def comparison_state_uri(run_location: str) -> str:
@@ -70,6 +107,7 @@ class ChallengerStream:
     missing_outputs: int = 0
     pending: str | None = None
     notes: list[str] = field(default_factory=list)
+    joined: list[tuple[str, LabelIndex]] = field(default_factory=list)  # spec.challenger.data, by id
 
     @classmethod
     def for_run(cls, spec: MonitorSpec, profile: ReferenceProfile, target: str | None) -> ChallengerStream | None:
@@ -88,11 +126,25 @@ class ChallengerStream:
             comparison = PairedComparison(task, list(challenger.metrics), positive)
         stream = cls(spec, challenger, profile, target, comparison)
         if challenger.data is not None:
-            stream.pending = (
-                "spec.challenger.data (predictions logged apart and joined on an id) is not read yet; "
-                "log the challenger's columns beside the champion's (spec.challenger.prediction / score)"
-            )
+            columns = {"spec.challenger.prediction": challenger.prediction, "spec.challenger.score": challenger.score}
+            stream.joined = _load_joined(challenger.data, {path: name for path, name in columns.items() if name})
         return stream
+
+    def _join(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with the challenger's logged outputs of each row (null where none was logged)."""
+        key = challenger_key(self.spec)
+        if key is None:
+            return batch
+        if key not in batch.schema.names:
+            raise DataError(
+                f"spec.challenger.data.joinOn: column {key!r} is not in the current data", reason="ColumnMissing"
+            )
+        for column, index in self.joined:
+            try:
+                batch = index.attach(batch, column)
+            except DataError as error:
+                raise DataError(f"spec.challenger.data.joinOn: {error.message}", reason=error.reason) from None
+        return batch
 
     def _label_text(self, batch: pa.RecordBatch, column: str | None, score: str | None) -> pa.Array | None:
         """Predicted labels as Arrow text; derived from the score at the reference's threshold without a column."""
@@ -136,6 +188,7 @@ class ChallengerStream:
     def add(self, batch: pa.RecordBatch) -> None:
         if self.pending is not None or batch.num_rows == 0:
             return
+        batch = self._join(batch)
         columns = self.spec.data.columns
         challenger = self.challenger
         self._require(

@@ -24,7 +24,12 @@ import pyarrow.compute as pc
 from modelmonitor.api.model import DriftSpec
 from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator import engine
-from modelmonitor.evaluator.challenger import ChallengerStream, challenger_columns, conclude_comparison
+from modelmonitor.evaluator.challenger import (
+    ChallengerStream,
+    challenger_columns,
+    challenger_key,
+    conclude_comparison,
+)
 from modelmonitor.evaluator.data import (
     LabelIndex,
     RowCount,
@@ -354,6 +359,9 @@ def prepare_run(
         current_columns.append(join_on)
     elif target_column and target_column in current.column_names:
         current_columns.append(target_column)
+    comparison_key = challenger_key(config.spec)  # spec.challenger.data joins the challenger's outputs on it
+    if comparison_key is not None and comparison_key not in current_columns:
+        current_columns.append(comparison_key)
     return PreparedRun(
         config=config,
         options=options,
@@ -392,7 +400,9 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
             timestamp_unit=config.spec.data.current.timestamp_unit,
         )
         if with_labels:
-            labelled = _attach_labels(stream, prepared.labels, prepared.target_column, prepared.join_on)
+            # an id spec.challenger.data joins on stays until the comparison has used it (it drops it then)
+            kept = None if prepared.join_on == challenger_key(config.spec) else prepared.join_on
+            labelled = _attach_labels(stream, prepared.labels, prepared.target_column, kept)
             return labelled if segments is None else segments.watch_performance(labelled)
         dropped = _drop(stream, prepared.join_on)
         return dropped if segments is None else segments.watch_drift(dropped)

@@ -168,3 +168,47 @@ def test_a_missing_challenger_column_is_a_data_error_naming_the_field(s3_env: An
     result = evaluate(_document(bucket, CHALLENGER), output="")
     assert result.exit_code == 3, result.summary
     assert "spec.challenger.prediction" in result.summary["error"]["message"]
+
+
+def test_challenger_outputs_logged_apart_are_joined_on_an_id(
+    s3_env: Any, bucket: str, evaluate: Any, tmp_path: Path
+) -> None:
+    """spec.challenger.data: the challenger's outputs logged apart, joined on request_id; rows without a logged
+    output are left out and counted; values equal scikit-learn's on the answered rows."""
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(2000, seed=1))
+    window = with_challenger(make_table(3000, seed=5), seed=6, noise=0.4)
+    logged = window.select(["request_id", "pred_v8", "score_v8"])
+    shuffled = logged.take(np.random.default_rng(7).permutation(logged.num_rows)[: logged.num_rows - 100])
+    put_parquet(client, bucket, "shadow/part.parquet", shuffled)  # 100 requests the challenger never answered
+    put_parquet(client, bucket, "prod/part.parquet", window.drop_columns(["pred_v8", "score_v8"]))
+    joined_document = _document(
+        bucket, dict(CHALLENGER, data={"uri": f"s3://{bucket}/shadow/", "joinOn": "request_id"})
+    )
+    joined = evaluate(joined_document, output="")
+    assert joined.exit_code == 0, joined.summary
+    comparison = joined.summary["comparison"]
+    assert comparison["labelledRows"] == 2900
+    run_id = joined.summary["runId"]
+    stored = json.loads(client.get_object(Bucket=bucket, Key=f"results/{run_id}/result.json")["Body"].read())
+    assert stored["comparison"]["rowsMissingOutputs"] == 100
+    answered = np.isin(window.column("request_id").to_numpy(), shuffled.column("request_id").to_numpy())
+    truth = window.column("label").to_numpy()[answered]
+    accuracy = {item["metric"]: item for item in comparison["metrics"]}["accuracy"]
+    assert accuracy["challenger"] == pytest.approx(
+        metrics.accuracy_score(truth, window.column("pred_v8").to_numpy()[answered]), abs=1e-6
+    )
+    assert not {"request_id", "pred_v8", "score_v8"} & {feature["feature"] for feature in stored["drift"]["features"]}
+
+
+def test_a_challenger_data_without_its_columns_is_a_config_or_data_error(
+    s3_env: Any, bucket: str, evaluate: Any
+) -> None:
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(500, seed=1))
+    put_parquet(client, bucket, "prod/part.parquet", make_table(500, seed=2))
+    put_parquet(client, bucket, "shadow/part.parquet", make_table(500, seed=2).select(["request_id", "pred"]))
+    document = _document(bucket, dict(CHALLENGER, data={"uri": f"s3://{bucket}/shadow/", "joinOn": "request_id"}))
+    result = evaluate(document, output="")
+    assert result.exit_code in (2, 3), result.summary
+    assert "spec.challenger.prediction" in result.summary["error"]["message"]
