@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmonitor import faults
+from modelmonitor.alerts.outbound import OutboundPolicy
 from modelmonitor.api import parse_spec
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
@@ -90,6 +91,11 @@ def job_outcome(job: Mapping[str, Any], exit_code: int | None, reason: str | Non
             job_reason, job_message = condition.get("reason") or "", condition.get("message") or ""
     if not succeeded and exit_code is not None:
         job_message = f"{job_message} (evaluator exit code {exit_code}: {(message or '').strip()[-500:]})".strip()
+    if not succeeded and reason == "OOMKilled":
+        # Why the retries ran out: the kernel killed the evaluator at its memory limit (the Job only says
+        # BackoffLimitExceeded). Raise spec.evaluation.resources.limits.memory or sample the data.
+        job_reason = "OOMKilled"
+        job_message = f"the evaluator was killed at its memory limit (OOMKilled); {job_message}"
     return JobOutcome(
         name=job["metadata"]["name"], succeeded=succeeded,
         reason=job_reason or (reason or ("Completed" if succeeded else "JobFailed")),
@@ -100,7 +106,8 @@ def job_outcome(job: Mapping[str, Any], exit_code: int | None, reason: str | Non
 
 def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime | None = None,
                          after_status: Callable[[EvaluationRecord], None] | None = None,
-                         summary: Mapping[str, Any] | None = None) -> EvaluationRecord | None:
+                         summary: Mapping[str, Any] | None = None,
+                         outbound: OutboundPolicy | None = None) -> EvaluationRecord | None:
     """Record a finished Job's evaluation in its monitor's status (once) and mark the Job processed.
 
     The summary is read from the Job's pod unless given (a sharded run's failure is described by the operator).
@@ -126,10 +133,10 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
         if already_recorded(status, evaluation_id):
             break
         # With spec.model.registry, the registry's alias names the version in service (issue 13).
-        resolution = resolution or registry.resolve_version(store, monitor, now=now)
+        resolution = resolution or registry.resolve_version(store, monitor, outbound=outbound, now=now)
         served = resolution.version if resolution is not None and resolution.version else None
-        served = served or registry.external_version(store, monitor) or rollbacks.target_version(store.api_client,
-                                                                                                 monitor)
+        served = served or registry.external_version(store, monitor, outbound=outbound) \
+            or rollbacks.target_version(store.api_client, monitor)
         if served and (summary.get("outcome") == "evaluated" or resolution is not None):
             # With a rollback target, the version in service is what was evaluated (after a rollback the spec
             # still names the newer version).
