@@ -111,7 +111,15 @@ def podman_env() -> dict[str, str]:
 
 
 def project_image() -> tuple[str, str]:
-    """The project's image (reference, id): `make image` (built when its inputs changed, else reused)."""
+    """The project's image (reference, id): `make image` (built when its inputs changed, else reused), or the
+    podman image `MODELMONITOR_IMAGE` names, as it is (e.g. to iterate on tests while the sources change)."""
+    explicit = os.environ.get("MODELMONITOR_IMAGE")
+    if explicit:
+        inspected = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", explicit], env=podman_env(),
+                                   check=False, capture_output=True, text=True)
+        if inspected.returncode != 0:
+            raise NodeError(f"MODELMONITOR_IMAGE={explicit}: {inspected.stderr.strip()}")
+        return explicit, inspected.stdout.strip()
     result = subprocess.run([str(IMAGE_BUILD_SCRIPT)], check=False, stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise NodeError(f"{IMAGE_BUILD_SCRIPT} failed with exit code {result.returncode}")
@@ -289,6 +297,10 @@ class RealNode:
             if save.returncode != 0 or imported.returncode != 0:
                 raise NodeError(f"could not import {reference} into containerd")
             self._ctr("images", "label", reference, f"{IMAGE_ID_LABEL}={image_id}")
+
+    def kill_container(self, container_id: str) -> None:
+        """SIGKILL a pod's container (`containerd://<id>` from the pod's status), as the kernel's OOM killer would."""
+        self._ctr("tasks", "kill", "--signal", "SIGKILL", container_id.removeprefix("containerd://"))
 
     def image_label(self, reference: str) -> str | None:
         listed = self._ctr("images", "ls", f"name=={reference}", check=False)
