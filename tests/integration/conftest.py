@@ -45,7 +45,7 @@ def monitor_crd(kube_cluster: KubeCluster) -> None:
 
 
 # The operator refuses every outbound destination unless allowed; the tests' receivers are all on loopback.
-LOOPBACK_OUTBOUND = [f"--allow-outbound={kind}:{what}" for kind in ("email", "webhook", "sms")
+LOOPBACK_OUTBOUND = [f"--allow-outbound={kind}:{what}" for kind in ("email", "webhook", "sms", "mlflow", "git")
                      for what in ("cidr=127.0.0.0/8", "cidr=::1/128", "scheme=http", "scheme=https")]
 
 

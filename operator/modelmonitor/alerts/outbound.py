@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 # The S3 endpoint the evaluator reads is not checked yet (it is reached from the evaluation pod, not the operator).
-CHANNEL_KINDS = ("email", "webhook", "sms")
+# mlflow (spec.model.registry.mlflow) and git (spec.rollback.target.git) are the operator's own calls too.
+CHANNEL_KINDS = ("email", "webhook", "sms", "mlflow", "git")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

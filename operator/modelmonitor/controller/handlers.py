@@ -98,7 +98,8 @@ def evaluation_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     started = datetime.now(UTC)
     try:
-        record = process_finished_job(memo.store, body, after_status=report_evaluation)
+        record = process_finished_job(memo.store, body, after_status=report_evaluation,
+                                      outbound=memo.channel_settings.outbound)
     except Conflict as error:
         log.warning("%s", error)
         return
@@ -116,8 +117,8 @@ def act_on_evaluation(memo: kopf.Memo, namespace: str, record: EvaluationRecord)
                          claim_seconds=memo.operator_settings.delivery_claim_seconds)
     if record.recorded and registry.has_registry(record.monitor_body):
         # The evaluation as an MLflow run of the version it measured (no-op without spec.model.registry).
-        # TODO(issue 14): pass the operator's outbound check here once alerts/ provides it.
-        registry.log_evaluation_run(memo.store, namespace, record.monitor, record.summary)
+        registry.log_evaluation_run(memo.store, namespace, record.monitor, record.summary,
+                                    outbound=memo.channel_settings.outbound)
     if record.recorded and record.summary.get("outcome") == "evaluated" and rollbacks.enabled(record.monitor_body):
         _roll_back_if_needed(memo, namespace, record.monitor, record.summary)
     if record.recorded and record.summary.get("outcome") == "evaluated" and promotion_enabled(record.monitor_body):
@@ -153,7 +154,8 @@ def _promote_if_needed(memo: kopf.Memo, namespace: str, name: str) -> None:
 
 
 def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: Any) -> None:
-    outcome = rollbacks.after_evaluation(memo.store, memo.store.api_client, namespace, name, summary, _post_event)
+    outcome = rollbacks.after_evaluation(memo.store, memo.store.api_client, namespace, name, summary, _post_event,
+                                         outbound=memo.channel_settings.outbound)
     if outcome is not None and outcome.deliveries:
         alerting.deliver(memo.store, namespace, name, outcome.deliveries, memo.channel_settings, _post_event,
                          _count_delivery, claim_seconds=memo.operator_settings.delivery_claim_seconds)

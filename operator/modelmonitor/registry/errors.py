@@ -8,6 +8,7 @@ messages name the registry URL's host, the model and the alias or version, never
     ├── RegistryUnauthorized          401/403: the credentials Secret is missing, wrong or lacks a permission
     ├── RegistryNotFound              the model, version, alias or experiment does not exist
     ├── RegistryRefused               the registry rejected the request (4xx/5xx other than the above)
+    ├── RegistryNotAllowed            the operator's outbound allow-list does not allow the registry's host
     └── RegistryConfigError           the spec or its credentials Secret cannot be used (bad URL, missing key)
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "RegistryConfigError",
     "RegistryError",
+    "RegistryNotAllowed",
     "RegistryNotFound",
     "RegistryRefused",
     "RegistryUnauthorized",
@@ -47,6 +49,10 @@ class RegistryNotFound(RegistryError):
 
 class RegistryRefused(RegistryError):
     reason = "RegistryRefused"
+
+
+class RegistryNotAllowed(RegistryError):
+    reason = "DestinationNotAllowed"
 
 
 class RegistryConfigError(RegistryError):

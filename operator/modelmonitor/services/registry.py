@@ -10,7 +10,8 @@ A registry that cannot be reached never loses an evaluation: it is recorded with
 rollback target names, and the ``RegistrySynced`` condition (False, reason naming the failure) says what did not
 happen. Credentials come from the Secret the spec names and never enter status, events or logs.
 
-Outbound URLs go through ``outbound_check`` (the operator's outbound allow-list, issue 14) when one is given.
+Every URL is checked against the operator's outbound allow-list (``--allow-outbound mlflow:...`` and
+``git:...``, deny by default) before it is requested, when the operator passes its policy.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmonitor.alerts.errors import HostNotAllowedError
+from modelmonitor.alerts.outbound import OutboundPolicy
 from modelmonitor.api import SpecError, parse_spec
 from modelmonitor.api.model import MlflowRegistrySpec
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.status import replacing_patch, set_condition
 from modelmonitor.reconcile.versions import format_timestamp
-from modelmonitor.registry.errors import RegistryConfigError, RegistryError
+from modelmonitor.registry.errors import RegistryConfigError, RegistryError, RegistryNotAllowed
 from modelmonitor.registry.mlflow import MlflowClient, MlflowCredentials, OutboundCheck
 from modelmonitor.registry.runs import build_evaluation_run, default_experiment, log_evaluation
-from modelmonitor.rollback.errors import RollbackError, RollbackTargetInvalid
+from modelmonitor.rollback.errors import RollbackError, RollbackForbidden, RollbackTargetInvalid
 from modelmonitor.rollback.external import UnusableTarget, VersionPointer
 from modelmonitor.rollback.gitops import GitFileTarget
 from modelmonitor.rollback.mlflow_alias import MlflowAliasTarget
@@ -42,9 +45,11 @@ __all__ = [
     "alias_target",
     "change_message",
     "external_version",
+    "git_check",
     "git_target",
     "has_registry",
     "log_evaluation_run",
+    "mlflow_check",
     "mlflow_spec",
     "open_client",
     "resolve_version",
@@ -66,6 +71,34 @@ class Resolution:
     at: datetime
 
 
+def mlflow_check(outbound: OutboundPolicy | None) -> OutboundCheck | None:
+    """The allow-list check for MLflow URLs (kind ``mlflow``); None without a policy (library callers)."""
+    if outbound is None:
+        return None
+
+    def check(url: str) -> None:
+        try:
+            outbound.check_url("mlflow", url, channel="spec.model.registry.mlflow")
+        except HostNotAllowedError as error:
+            raise RegistryNotAllowed(str(error)) from None
+
+    return check
+
+
+def git_check(outbound: OutboundPolicy | None) -> OutboundCheck | None:
+    """The allow-list check for Git URLs (kind ``git``); a refusal is a RollbackForbidden."""
+    if outbound is None:
+        return None
+
+    def check(url: str) -> None:
+        try:
+            outbound.check_url("git", url, channel="spec.rollback.target.git")
+        except HostNotAllowedError as error:
+            raise RollbackForbidden(str(error)) from None
+
+    return check
+
+
 def has_registry(monitor: Mapping[str, Any]) -> bool:
     """A cheap presence test, so monitors without a registry pay no spec parsing on the evaluation path."""
     model = (monitor.get("spec") or {}).get("model") or {}
@@ -85,7 +118,7 @@ def mlflow_spec(monitor: Mapping[str, Any]) -> MlflowRegistrySpec | None:
 
 
 def open_client(store: KubeStore, namespace: str, spec: MlflowRegistrySpec,
-                outbound_check: OutboundCheck | None = None) -> MlflowClient:
+                outbound: OutboundPolicy | None = None) -> MlflowClient:
     """A client for the registry, with the credentials of ``spec.credentialsSecret`` (read from the API)."""
     credentials = None
     if spec.credentials_secret:
@@ -97,10 +130,10 @@ def open_client(store: KubeStore, namespace: str, spec: MlflowRegistrySpec,
                 f"spec.model.registry.mlflow.credentialsSecret: {error}"
             ) from None
         credentials = MlflowCredentials.from_secret(data, f"{namespace}/{spec.credentials_secret}")
-    return MlflowClient(spec.tracking_uri, credentials, outbound_check=outbound_check)
+    return MlflowClient(spec.tracking_uri, credentials, outbound_check=mlflow_check(outbound))
 
 
-def resolve_version(store: KubeStore, monitor: Mapping[str, Any], *, outbound_check: OutboundCheck | None = None,
+def resolve_version(store: KubeStore, monitor: Mapping[str, Any], *, outbound: OutboundPolicy | None = None,
                     now: datetime | None = None) -> Resolution | None:
     """Resolve the registry alias of ``monitor``; None without a registry. Never raises a RegistryError."""
     spec = mlflow_spec(monitor)
@@ -108,7 +141,7 @@ def resolve_version(store: KubeStore, monitor: Mapping[str, Any], *, outbound_ch
         return None
     now = now or datetime.now(UTC)
     try:
-        with open_client(store, monitor["metadata"]["namespace"], spec, outbound_check) as client:
+        with open_client(store, monitor["metadata"]["namespace"], spec, outbound) as client:
             version = client.version_by_alias(spec.name, spec.alias)
     except RegistryError as error:
         return Resolution(spec, None, error, now)
@@ -145,7 +178,7 @@ def with_resolution(patch: dict[str, Any], status: Mapping[str, Any], resolution
 
 
 def log_evaluation_run(store: KubeStore, namespace: str, name: str, summary: Mapping[str, Any], *,
-                       outbound_check: OutboundCheck | None = None, now: datetime | None = None) -> str | None:
+                       outbound: OutboundPolicy | None = None, now: datetime | None = None) -> str | None:
     """Log the recorded evaluation ``summary`` to MLflow and record the run (or the failure) in status.
 
     Returns the MLflow run id, or None when nothing was logged (no registry, logging off, no version, failure).
@@ -162,7 +195,7 @@ def log_evaluation_run(store: KubeStore, namespace: str, name: str, summary: Map
     run_id: str | None = None
     error: RegistryError | None = None
     try:
-        with open_client(store, namespace, spec, outbound_check) as client:
+        with open_client(store, namespace, spec, outbound) as client:
             run_id = log_evaluation(client, experiment, spec.name, version, run)
     except RegistryError as failure:
         error = failure
@@ -195,7 +228,7 @@ def log_evaluation_run(store: KubeStore, namespace: str, name: str, summary: Map
 
 
 def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
-                 outbound_check: OutboundCheck | None = None) -> VersionPointer | None:
+                 outbound: OutboundPolicy | None = None) -> VersionPointer | None:
     """The rollback target of ``monitor`` outside the cluster: an MLflow alias or a file in Git.
 
     None when the target is a workload (patched through the API server) or absent.
@@ -204,7 +237,7 @@ def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
     kind = external_kind(target)
     if kind == "git":
         try:
-            return git_target(store, monitor, outbound_check=outbound_check)
+            return git_target(store, monitor, outbound=outbound)
         except RollbackError as error:
             return UnusableTarget("the git rollback target", error)
     if kind != "mlflowAlias":
@@ -216,13 +249,13 @@ def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
     namespace = monitor["metadata"]["namespace"]
 
     def client() -> MlflowClient:
-        return open_client(store, namespace, spec, outbound_check)
+        return open_client(store, namespace, spec, outbound)
 
     return MlflowAliasTarget(client, spec.name, alias)
 
 
 def git_target(store: KubeStore, monitor: Mapping[str, Any], *,
-               outbound_check: OutboundCheck | None = None) -> GitFileTarget | None:
+               outbound: OutboundPolicy | None = None) -> GitFileTarget | None:
     """The ``git`` rollback target, with the token of its credentials Secret (keys ``token``, ``username``)."""
     rollback = parse_spec(monitor.get("spec") or {}).rollback
     git = rollback.target.git if rollback.target is not None else None
@@ -245,7 +278,7 @@ def git_target(store: KubeStore, monitor: Mapping[str, Any], *,
             )
         username = data.get("username") or "x-access-token"
     return GitFileTarget(git.url, git.branch, git.path, git.yaml_path, value_template=git.value_template or
-                         "{version}", username=username, password=password, outbound_check=outbound_check)
+                         "{version}", username=username, password=password, outbound_check=git_check(outbound))
 
 
 def change_message(monitor: Mapping[str, Any], from_version: str | None, to_version: str,
@@ -266,7 +299,8 @@ def change_message(monitor: Mapping[str, Any], from_version: str | None, to_vers
     )
 
 
-def external_version(store: KubeStore, monitor: Mapping[str, Any]) -> str | None:
+def external_version(store: KubeStore, monitor: Mapping[str, Any], *,
+                     outbound: OutboundPolicy | None = None) -> str | None:
     """The version a rollback target outside the cluster names now (a Git file's value); None otherwise.
 
     With such a target the version in service is what the repository says (after a rollback the spec still
@@ -275,5 +309,5 @@ def external_version(store: KubeStore, monitor: Mapping[str, Any]) -> str | None
     rollback = (monitor.get("spec") or {}).get("rollback") or {}
     if not rollback.get("enabled") or external_kind(rollback.get("target")) is None:
         return None
-    target = alias_target(store, monitor)
+    target = alias_target(store, monitor, outbound=outbound)
     return target.inspect().current_version if target is not None else None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmonitor.alerts.notification import Notification, NotificationKind, make_dedup_key
+from modelmonitor.alerts.outbound import OutboundPolicy
 from modelmonitor.api import ModelSpec, parse_spec
 from modelmonitor.api import RollbackTarget as RollbackTargetSpec
 from modelmonitor.kube.errors import Conflict
@@ -81,8 +82,11 @@ def _notification(monitor: Mapping[str, Any], model: ModelSpec, decision: Rollba
 
 def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: str,
                      summary: Mapping[str, Any] | None, post_event: EventPoster,
-                     now: datetime | None = None) -> RollbackOutcome | None:
-    """Decide and act on rollback for the monitor's newest status (`summary` None: an approval changed)."""
+                     now: datetime | None = None, outbound: OutboundPolicy | None = None) -> RollbackOutcome | None:
+    """Decide and act on rollback for the monitor's newest status (`summary` None: an approval changed).
+
+    ``outbound`` is the operator's allow-list, checked before a registry or Git target is contacted.
+    """
     now = now or datetime.now(UTC)
     monitor = store.read_monitor(namespace, name)
     if not enabled(monitor):
@@ -90,7 +94,7 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     parsed = parse_spec(monitor["spec"])  # the policy, the target and the channels read the typed spec
     target = parsed.rollback.target
     assert target is not None  # enabled() says so
-    external = registry.alias_target(store, monitor)  # a registry alias instead of a workload (issue 13)
+    external = registry.alias_target(store, monitor, outbound=outbound)  # a registry alias or Git (issue 13)
     state, observed = (external.inspect(), None) if external else inspect_target(api_client, target, namespace)
     annotations = monitor["metadata"].get("annotations") or {}
     decision = decide_rollback(parsed.rollback, monitor.get("status") or {}, summary, state, annotations, now)

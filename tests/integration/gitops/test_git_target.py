@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 
+from modelmonitor.alerts.outbound import parse_allow_flags
 from modelmonitor.rollback.errors import RollbackConflict, RollbackForbidden, RollbackTargetNotFound
 from modelmonitor.rollback.external import VersionPointer
 from modelmonitor.rollback.gitops import GitFileTarget
+from modelmonitor.services.registry import git_check
 from tests.harness.git_server import GitServer
 
 VALUES = """# credit-model Helm values
@@ -88,3 +90,12 @@ def test_wrong_credentials_and_missing_branch_or_file_are_named(git_server: GitS
     with pytest.raises(RollbackTargetNotFound, match="no branch release"):
         target(git_server, url, branch="release").move_to("1")
     assert "does not exist" in str(target(git_server, url, path="values.yaml").inspect().problem)
+
+
+def test_a_git_host_outside_the_allow_list_is_refused_before_any_request(git_server: GitServer) -> None:
+    name, url = repository(git_server)
+    with pytest.raises(RollbackForbidden, match=r"not (an )?allowed (destination )?for git"):
+        target(git_server, url, outbound_check=git_check(parse_allow_flags([]))).move_to("1")
+    allowed = git_check(parse_allow_flags(["git:cidr=127.0.0.0/8", "git:scheme=http"]))
+    target(git_server, url, outbound_check=allowed).move_to("1", reason="Roll back to 1")
+    assert git_server.log(name)[0] == "Roll back to 1"

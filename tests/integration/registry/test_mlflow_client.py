@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from modelmonitor.registry.errors import RegistryConfigError, RegistryNotFound, RegistryUnreachable
+from modelmonitor.alerts.outbound import parse_allow_flags
+from modelmonitor.registry.errors import RegistryConfigError, RegistryNotAllowed, RegistryNotFound, RegistryUnreachable
 from modelmonitor.registry.mlflow import MlflowClient
 from modelmonitor.registry.runs import EVALUATION_ID_TAG, STATUS_TAG, build_evaluation_run, log_evaluation
+from modelmonitor.services.registry import mlflow_check
+from tests.harness.mlflow import MlflowServer
 from tests.harness.processes import free_port
 from tests.integration.registry.conftest import register_versions
 
@@ -54,7 +57,7 @@ def test_a_tracking_uri_that_is_not_http_is_refused_naming_the_field() -> None:
         MlflowClient("file:///tmp/mlruns")
 
 
-def test_the_outbound_check_sees_every_url_before_it_is_requested(mlflow_server: object, model_name: str) -> None:
+def test_the_outbound_check_sees_every_url_before_it_is_requested(mlflow_server: MlflowServer, model_name: str) -> None:
     seen: list[str] = []
 
     def refuse(url: str) -> None:
@@ -97,3 +100,21 @@ def test_an_evaluation_is_logged_once_as_a_run_linked_to_its_version(mlflow: Mlf
     assert version.tags["modelmonitor.lastRunId"] == run_id
     assert version.tags["modelmonitor.lastEvaluation"] == SUMMARY["runId"]
     assert STATUS_TAG not in mlflow.model_version(model_name, "1").tags
+
+
+def test_the_operators_allow_list_decides_which_registry_may_be_contacted(
+    mlflow_server: MlflowServer, mlflow: MlflowClient, model_name: str
+) -> None:
+    register_versions(mlflow, model_name, 1)
+    mlflow.set_alias(model_name, "champion", "1")
+    nothing_allowed = parse_allow_flags([])
+    with MlflowClient(mlflow_server.url, outbound_check=mlflow_check(nothing_allowed)) as client, \
+            pytest.raises(RegistryNotAllowed, match=r"not (an )?allowed (destination )?for mlflow"):
+        client.version_by_alias(model_name, "champion")
+    webhooks_only = parse_allow_flags(["webhook:cidr=127.0.0.0/8", "webhook:scheme=http"])
+    with MlflowClient(mlflow_server.url, outbound_check=mlflow_check(webhooks_only)) as client, \
+            pytest.raises(RegistryNotAllowed):
+        client.version_by_alias(model_name, "champion")  # allowing webhooks there allows no registry
+    loopback = parse_allow_flags(["mlflow:cidr=127.0.0.0/8", "mlflow:scheme=http"])
+    with MlflowClient(mlflow_server.url, outbound_check=mlflow_check(loopback)) as client:
+        assert client.version_by_alias(model_name, "champion").version == "1"
