@@ -5,7 +5,8 @@ approves a proposed promotion with the ``modelmonitor.io/approve-promotion`` ann
 (``reconcile.promotion_policy``); this module reads the target with the rollback edge, patches it to the
 challenger's version with the same code that rolls back (``rollback.apply.roll_back``), and records what
 happened: ``status.promotion``, the ``Promoted`` condition, an Event and an alert through the monitor's
-channels. Workload targets only; an MLflow alias target (``mlflowAlias``) is not promoted (yet).
+channels. Targets outside the cluster (an MLflow alias, a file in Git) move through the same pointers rollback
+uses (``services.registry.alias_target``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from modelmonitor.reconcile.status import replacing_patch, set_condition
 from modelmonitor.reconcile.versions import format_timestamp
 from modelmonitor.rollback import RollbackError
 from modelmonitor.rollback.apply import inspect_target, roll_back
+from modelmonitor.services import registry
 
 __all__ = ["APPROVE_PROMOTION_ANNOTATION", "PromotionOutcome", "promote_if_better", "promotion_enabled"]
 
@@ -51,7 +53,7 @@ def promotion_enabled(monitor: Mapping[str, Any]) -> bool:
     spec = monitor.get("spec") or {}
     challenger = spec.get("challenger") or {}
     target = (spec.get("rollback") or {}).get("target") or {}
-    return bool((challenger.get("action") or {}).get("promote")) and bool(target.get("name"))
+    return bool((challenger.get("action") or {}).get("promote")) and bool(target)
 
 
 def _notification(monitor: Mapping[str, Any], decision: PromotionDecision, now: datetime) -> Notification:
@@ -83,7 +85,10 @@ def promote_if_better(
     promote = parsed.challenger.action.promote
     assert promote is not None
     target_spec = monitor["spec"]["rollback"]["target"]
-    state, observed = inspect_target(store.api_client, target_spec, namespace)
+    external = registry.alias_target(store, monitor)  # an MLflow alias or a Git file instead of a workload
+    state, observed = (
+        (external.inspect(), None) if external else inspect_target(store.api_client, target_spec, namespace)
+    )
     annotations = monitor["metadata"].get("annotations") or {}
     decision = decide_promotion(promote, monitor.get("status") or {}, state.current_version, annotations)
     if decision.action is PromotionAction.NONE:
@@ -94,15 +99,22 @@ def promote_if_better(
     error: str | None = state.problem if decision.changes_target or decision.action is PromotionAction.DRY_RUN else None
     if error is None and decision.action in (PromotionAction.EXECUTE, PromotionAction.DRY_RUN) and decision.to_version:
         try:
-            applied = roll_back(
-                store.api_client,
-                target_spec,
-                namespace,
-                decision.to_version,
-                dry_run=decision.action is PromotionAction.DRY_RUN,
-                observed=observed,
-            )
-            patch = applied.patch.to_dict()
+            if external is not None:
+                patch = external.move_to(
+                    decision.to_version,
+                    dry_run=decision.action is PromotionAction.DRY_RUN,
+                    expected_from=decision.from_version,
+                ).to_dict()
+            else:
+                applied = roll_back(
+                    store.api_client,
+                    target_spec,
+                    namespace,
+                    decision.to_version,
+                    dry_run=decision.action is PromotionAction.DRY_RUN,
+                    observed=observed,
+                )
+                patch = applied.patch.to_dict()
         except RollbackError as failure:
             error = failure.message
     outcome = PromotionOutcome(decision, error)
