@@ -200,3 +200,77 @@ def test_a_job_whose_pod_is_killed_is_retried(stack: Stack, world: MonitorWorld)
              for pod in _job_pods(world, "retried")}
     assert exits.pop(first["pod"]) == [137], exits
     assert list(exits.values()) == [[0]], exits
+
+
+def _helm(stack: Stack, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = stack.kube.env | {f"HELM_{kind}_HOME": str(home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    return subprocess.run([str(REPO_ROOT / "bin" / "helm"), *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+def test_the_chart_runs_the_image_survives_a_pod_deletion_upgrades_and_uninstalls(
+    stack: Stack, world: MonitorWorld, tmp_path: Path
+) -> None:
+    """`helm install` with the real image: two replicas elect a leader through the `kubernetes` Service (pod
+    network -> kube-proxy -> the API server on the bridge), the leader turns a monitor into a verdict; deleting
+    the leader's pod hands the Lease over and the Deployment replaces the pod; `helm upgrade` rolls out,
+    `helm uninstall` removes the operator."""
+    stack.operator.stop()  # this module's host operator would act on the same monitors
+    import kubernetes
+
+    leases: Any = kubernetes.client.CoordinationV1Api(world.client)
+    apps: Any = kubernetes.client.AppsV1Api(world.client)
+    world.core.delete_namespaced_service_account("modelmonitor-evaluator", world.namespace)  # the chart makes it
+    namespace = stack.kube.create_namespace("mm-system")
+    release = "mm"
+    fullname = f"{release}-modelmonitor-operator"
+    repository, _, tag = stack.cluster.image.rpartition(":")
+    installed = _helm(stack, tmp_path, "install", release, str(REPO_ROOT / "charts" / "modelmonitor-operator"),
+                      "--namespace", namespace, "--set", f"image.repository={repository}", "--set",
+                      f"image.tag={tag}", "--set", "image.pullPolicy=Never", "--set", "replicaCount=2",
+                      "--set-json", f"watchNamespaces={json.dumps([world.namespace])}",
+                      "--set-json", 'operator.extraArgs=["--log-format=plain"]', "--wait", "--timeout=180s")
+    assert installed.returncode == 0, installed.stderr
+
+    def pods() -> list[Any]:
+        listed = world.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=operator")
+        return [pod for pod in listed.items if not pod.metadata.deletion_timestamp]
+
+    for pod in pods():
+        (container,) = pod.status.container_statuses
+        assert container.image_id.endswith(stack.cluster.image_id) and container.ready, container
+        assert container.container_id.startswith("containerd://")
+
+    def leader() -> str | None:
+        lease = leases.read_namespaced_lease(f"{fullname}-leader", namespace)
+        names = {pod.metadata.name for pod in pods() if pod.status.phase == "Running"}
+        return str(lease.spec.holder_identity) if lease.spec.holder_identity in names else None
+
+    wait_until(leader, 90, interval=0.5, what="an operator pod to hold the leader Lease")
+    first_leader = leader()
+    world.apply(world.monitor("charted"))
+    world.run_now("charted")
+    monitor = world.wait_for_evaluations("charted", 1, timeout=180)
+    assert monitor["status"]["lastEvaluation"]["outcome"] == "evaluated", monitor["status"]["lastEvaluation"]
+
+    # The leader's pod deleted: the standby takes the Lease over, the Deployment replaces the pod.
+    world.core.delete_namespaced_pod(first_leader, namespace)
+    wait_until(lambda: leader() not in (None, first_leader), 120, interval=0.5, what="a new leader")
+    wait_until(lambda: len([p for p in pods() if p.status.phase == "Running"]) == 2, 120, interval=0.5,
+               what="the Deployment to replace the deleted pod")
+    world.run_now("charted")
+    monitor = world.wait_for_evaluations("charted", 2, timeout=180)
+    assert monitor["status"]["lastEvaluation"]["outcome"] == "evaluated", monitor["status"]["lastEvaluation"]
+
+    upgraded = _helm(stack, tmp_path, "upgrade", release, str(REPO_ROOT / "charts" / "modelmonitor-operator"),
+                     "--namespace", namespace, "--reuse-values", "--set", "replicaCount=1", "--wait",
+                     "--timeout=180s")
+    assert upgraded.returncode == 0, upgraded.stderr
+    deployment = apps.read_namespaced_deployment(fullname, namespace)
+    assert deployment.spec.replicas == 1 and deployment.status.ready_replicas == 1
+    assert "REVISION: 2" in upgraded.stdout
+
+    uninstalled = _helm(stack, tmp_path, "uninstall", release, "--namespace", namespace, "--wait")
+    assert uninstalled.returncode == 0, uninstalled.stderr
+    assert not apps.list_namespaced_deployment(namespace).items
+    wait_until(lambda: not pods(), 60, interval=0.5, what="the operator pods to go")
