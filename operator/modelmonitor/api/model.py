@@ -17,6 +17,7 @@ from typing import Literal
 __all__ = [
     "DEFAULT_CONSECUTIVE_VIOLATIONS",
     "DEFAULT_EMAIL_TLS",
+    "DEFAULT_EVALUATOR_SERVICE_ACCOUNT",
     "DEFAULT_SMS_PROVIDER",
     "DEFAULT_WEBHOOK_FORMAT",
     "AlertChannel",
@@ -107,6 +108,9 @@ WebhookFormat = Literal["generic", "slack", "teams", "pagerduty"]
 DEFAULT_EMAIL_TLS: EmailTls = "starttls"
 DEFAULT_SMS_PROVIDER: SmsProvider = "sns"
 DEFAULT_WEBHOOK_FORMAT: WebhookFormat = "generic"
+#: The ServiceAccount of evaluation pods when ``spec.evaluation.serviceAccountName`` is unset: the operator's
+#: ``--evaluator-service-account`` (the chart's ``evaluator.serviceAccount.name``) defaults to it.
+DEFAULT_EVALUATOR_SERVICE_ACCOUNT = "modelmonitor-evaluator"
 #: What an unset ``spec.alerts.policy.consecutiveViolations`` means (without ``mOfN``); the CRD cannot default
 #: it because the two exclude each other.
 DEFAULT_CONSECUTIVE_VIOLATIONS = 1
@@ -340,7 +344,7 @@ class EvaluationSpec:
     backoff_limit: int = 2
     shards: int = 1
     parallelism: int | None = None
-    service_account_name: str = "modelmonitor-evaluator"
+    service_account_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -887,9 +887,10 @@ def _evaluation_schema() -> Schema:
             ),
             "parallelism": integer("Shards running at once (default: all).", minimum=1, maximum=64),
             "serviceAccountName": string(
-                "Service account of evaluation pods (for cloud identity; no Kubernetes API token is mounted).",
+                "Service account of evaluation pods (for cloud identity; no Kubernetes API token is mounted). "
+                "It must exist in the monitor's namespace. Absent: the operator's --evaluator-service-account "
+                f"(the chart's evaluator.serviceAccount.name, default {model.DEFAULT_EVALUATOR_SERVICE_ACCOUNT}).",
                 pattern=_NAME_PATTERN,
-                default="modelmonitor-evaluator",
             ),
         },
         default={},

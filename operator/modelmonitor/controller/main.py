@@ -22,6 +22,7 @@ from prometheus_client import start_http_server
 
 from modelmonitor.alerts import ChannelSettings
 from modelmonitor.alerts.outbound import parse_allow_flags
+from modelmonitor.api.model import DEFAULT_EVALUATOR_SERVICE_ACCOUNT
 from modelmonitor.controller.settings import OperatorSettings
 from modelmonitor.kube.client import load_api_client
 from modelmonitor.kube.store import KubeStore
@@ -35,7 +36,8 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
     parser.add_argument("--evaluator-image", default=os.environ.get("MODELMONITOR_EVALUATOR_IMAGE",
                                                                      "modelmonitor:0.1.0"))
-    parser.add_argument("--evaluator-service-account", default="modelmonitor-evaluator")
+    parser.add_argument("--evaluator-service-account", default=DEFAULT_EVALUATOR_SERVICE_ACCOUNT,
+                        help="ServiceAccount of evaluation pods whose spec.evaluation.serviceAccountName is unset")
     parser.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="kopf liveness endpoint")
     parser.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port (0: off)")
     parser.add_argument("--leader-election-lease", metavar="NAME", default="",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from modelmonitor.api.model import DEFAULT_EVALUATOR_SERVICE_ACCOUNT
+
 
 @dataclass(frozen=True)
 class OperatorSettings:
     evaluator_image: str = "modelmonitor:0.1.0"
-    evaluator_service_account: str = "modelmonitor-evaluator"
+    evaluator_service_account: str = DEFAULT_EVALUATOR_SERVICE_ACCOUNT
     namespaces: tuple[str, ...] = ()
     all_namespaces: bool = True
     metrics_port: int = 9090

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelmonitor.api import MonitorSpec
+from modelmonitor.api.model import DEFAULT_EVALUATOR_SERVICE_ACCOUNT
 from modelmonitor.manifests.config_map import CONFIG_FILE, CONFIG_MOUNT_PATH
 from modelmonitor.manifests.metadata import (
     ROLE_LABEL,
@@ -119,8 +120,12 @@ def build_pod_template(
     *,
     image_pull_policy: str = "IfNotPresent",
     credential_keys: S3CredentialKeys | None = None,
+    service_account: str = DEFAULT_EVALUATOR_SERVICE_ACCOUNT,
 ) -> dict[str, Any]:
-    """The evaluation pod template (``image`` is the operator's configured one unless the spec names one)."""
+    """The evaluation pod template (``image`` is the operator's configured one unless the spec names one).
+
+    ``service_account`` is the operator's ``--evaluator-service-account``, used unless the spec names one.
+    """
     monitor_name = monitor_metadata_field(monitor, "name")
     resources = spec.evaluation.resources
     container_resources: dict[str, Any] = {}
@@ -133,7 +138,7 @@ def build_pod_template(
         "metadata": {"labels": selector_labels(monitor_name)},
         "spec": {
             "restartPolicy": "Never",
-            "serviceAccountName": spec.evaluation.service_account_name,
+            "serviceAccountName": spec.evaluation.service_account_name or service_account,
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "securityContext": {
@@ -221,11 +226,17 @@ def build_cron_job(
     *,
     image_pull_policy: str = "IfNotPresent",
     credential_keys: S3CredentialKeys | None = None,
+    service_account: str = DEFAULT_EVALUATOR_SERVICE_ACCOUNT,
 ) -> dict[str, Any]:
     """The owned CronJob ``<monitor>-eval`` that runs the evaluator on ``spec.schedule``."""
     monitor_name = monitor_metadata_field(monitor, "name")
     pod_template = build_pod_template(
-        monitor, spec, image, image_pull_policy=image_pull_policy, credential_keys=credential_keys
+        monitor,
+        spec,
+        image,
+        image_pull_policy=image_pull_policy,
+        credential_keys=credential_keys,
+        service_account=service_account,
     )
     cron_spec: dict[str, Any] = {
         "schedule": spec.schedule,

@@ -51,7 +51,8 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
     if spec.data.store.credentials_secret:  # only the key names are used: which naming convention it follows
         credential_keys = choose_credential_keys(store.read_secret(namespace, spec.data.store.credentials_secret))
     store.apply(build_config_map(dict(monitor), spec))
-    store.apply(build_cron_job(dict(monitor), spec, settings.evaluator_image, credential_keys=credential_keys))
+    store.apply(build_cron_job(dict(monitor), spec, settings.evaluator_image, credential_keys=credential_keys,
+                               service_account=settings.evaluator_service_account))
     message = "evaluations are suspended" if spec.suspend else f"evaluations scheduled at '{spec.schedule}'"
     return ReconcileResult(configured_status(status, generation, True, "Scheduled", message, now), True)
 

@@ -42,8 +42,8 @@ def evaluation_job(namespace: str) -> dict[str, Any]:
     monitor = load_monitor(DRIFT_ONLY)
     monitor["metadata"].update(namespace=namespace, uid=str(uuid.uuid4()))
     spec = parse_spec(monitor["spec"])
-    assert spec.evaluation.service_account_name == SERVICE_ACCOUNT  # the CRD's default
-    template = build_pod_template(monitor, spec, "registry.invalid/modelmonitor:test")
+    assert spec.evaluation.service_account_name is None  # unset: the operator's --evaluator-service-account
+    template = build_pod_template(monitor, spec, "registry.invalid/modelmonitor:test", service_account=SERVICE_ACCOUNT)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -49,7 +49,7 @@ def test_minimal_spec_gets_the_schema_defaults() -> None:
     assert spec.alerts.policy.send_resolved is True
     assert spec.rollback.enabled is False and spec.rollback.target is None
     assert spec.evaluation.timeout == timedelta(minutes=30)
-    assert spec.evaluation.service_account_name == "modelmonitor-evaluator"
+    assert spec.evaluation.service_account_name is None  # the operator's --evaluator-service-account
     assert spec.output is None
 
 

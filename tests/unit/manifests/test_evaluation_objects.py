@@ -124,6 +124,16 @@ def test_no_store_secret_means_no_credential_variables() -> None:
     assert not names & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3"}
 
 
+def test_the_operators_evaluator_service_account_is_used_unless_the_spec_names_one() -> None:
+    """The chart's evaluator.serviceAccount.name reaches the pods (--evaluator-service-account); it was ignored."""
+    monitor = sample_monitor("valid-drift-only.yaml")
+    built = build_cron_job(monitor, parse_spec(monitor["spec"]), IMAGE, service_account="ml-evaluator")
+    assert built["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] == "ml-evaluator"
+    monitor["spec"]["evaluation"] = {"serviceAccountName": "team-a"}
+    named = build_cron_job(monitor, parse_spec(monitor["spec"]), IMAGE, service_account="ml-evaluator")
+    assert named["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] == "team-a"
+
+
 def test_evaluation_settings_reach_the_job() -> None:
     monitor = sample_monitor("valid-binary-classification.yaml")
     monitor["spec"]["evaluation"].update(timeout="45m", backoffLimit=4, serviceAccountName="team-a")
