@@ -107,7 +107,15 @@ class GitServer:
 
 
 def _handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHandler]:
-    expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+    def authorized(header: str | None) -> bool:
+        """Basic auth whose password is the token; like hosted Git services, any user name goes with a token."""
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            _, _, given = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return secrets.compare_digest(given, password)
 
     class GitHttpBackend(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -132,7 +140,7 @@ def _handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHa
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def _serve(self) -> None:
-            if self.headers.get("Authorization") != expected:
+            if not authorized(self.headers.get("Authorization")):
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="git"')
                 self.send_header("Content-Length", "0")

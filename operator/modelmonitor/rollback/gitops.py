@@ -184,13 +184,50 @@ class GitFileTarget:
             "nothing was committed; it will be tried again with the next decision"
         )
 
-    def _push(self, fetched: _Fetched, commit_id: ObjectID) -> None:
+    def propose(self, version: str, *, proposal_branch: str, expected_from: str | None = None,
+                reason: str | None = None) -> PlannedMove:
+        """Push the change to a new branch ``proposal_branch`` (for a pull request); the branch is left alone.
+
+        A proposal branch that already exists is not touched (it was proposed before, or a person took it over).
+        """
+        fetched = self._guarded(self._fetch)
+        try:
+            current = self._version_of(read_yaml_value(fetched.text, self.yaml_path))
+            changed = set_yaml_value(fetched.text, self.yaml_path, self.value_template.replace("{version}", version))
+        except YamlPathError as error:
+            raise RollbackTargetInvalid(f"{self.path} {error} ({SPEC}.yamlPath)") from None
+        if expected_from is not None and current != expected_from:
+            raise RollbackConflict(f"{self.description} now names version {current}, not {expected_from}")
+        plan = PlannedMove(
+            kind="git", target=self.description, to_version=version, from_version=current,
+            description=f"proposed {self.yaml_path} = {version} in {self.path} on branch {proposal_branch} "
+                        f"(open a pull request into {self.branch})",
+            details={"url": self._public_url(), "branch": self.branch, "proposalBranch": proposal_branch,
+                     "path": self.path, "yamlPath": self.yaml_path},
+        )
+        commit_id = _commit_change(fetched, self.path, changed, reason or f"Roll back to {version}")
+        ref = Ref(b"refs/heads/" + proposal_branch.encode())
+        try:
+            self._guarded(functools.partial(self._push, fetched, commit_id, ref, None))
+        except _BranchMoved as exists:
+            log.info("proposal branch %s not pushed: %s", proposal_branch, exists)
+            return plan
+        return PlannedMove(plan.kind, plan.target, plan.to_version, plan.from_version, plan.description,
+                           {**plan.details, "commit": commit_id.decode()})
+
+    def _push(self, fetched: _Fetched, commit_id: ObjectID, ref: Ref | None = None,
+              expected: ObjectID | bool | None = True) -> None:
+        """Set ``ref`` (default: the branch) to ``commit_id`` if it still holds ``expected`` (True: the fetched
+        head; None: the ref must not exist yet)."""
         client, path = self._client()
-        ref = self._ref
+        ref = ref or self._ref
+        old = fetched.head if expected is True else expected
 
         def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
-            if refs.get(ref) != fetched.head:
-                raise _BranchMoved(f"branch {self.branch} moved to {str(refs.get(ref))[:12]} meanwhile")
+            if refs.get(ref) != old:
+                name = ref.decode().removeprefix("refs/heads/")
+                raise _BranchMoved(f"branch {name} moved to {str(refs.get(ref))[:12]} meanwhile" if old
+                                   else f"branch {name} exists already")
             return {**refs, ref: commit_id}
 
         try:

@@ -17,6 +17,7 @@ Every URL is checked against the operator's outbound allow-list (``--allow-outbo
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ __all__ = [
     "mlflow_check",
     "mlflow_spec",
     "open_client",
+    "proposal_branch",
+    "propose_change",
     "resolve_version",
     "with_resolution",
 ]
@@ -311,3 +314,25 @@ def external_version(store: KubeStore, monitor: Mapping[str, Any], *,
         return None
     target = alias_target(store, monitor, outbound=outbound)
     return target.inspect().current_version if target is not None else None
+
+
+def proposal_branch(namespace: str, name: str, from_version: str | None, to_version: str) -> str:
+    """``modelmonitor/<namespace>/<monitor>/rollback-<from>-to-<to>``, characters a ref may not hold replaced."""
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "x"
+
+    return f"modelmonitor/{clean(namespace)}/{clean(name)}/rollback-{clean(from_version or 'unknown')}-to-" \
+           f"{clean(to_version)}"
+
+
+def propose_change(external: VersionPointer, monitor: Mapping[str, Any], from_version: str | None,
+                   to_version: str, evaluation_id: str | None, explanation: str) -> dict[str, Any] | None:
+    """Manual mode with a Git target: the rollback pushed to its own branch for a pull request (recorded in the
+    proposal); None for targets without such a review step (an MLflow alias is proposed in status only)."""
+    if not isinstance(external, GitFileTarget):
+        return None
+    metadata = monitor["metadata"]
+    message = change_message(monitor, from_version, to_version, evaluation_id, explanation)
+    branch = proposal_branch(metadata["namespace"], metadata["name"], from_version, to_version)
+    return external.propose(to_version, proposal_branch=branch, expected_from=from_version,
+                            reason=message).to_dict()

@@ -117,6 +117,13 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
                 patch = applied.patch.to_dict()
         except RollbackError as failure:
             error = failure.message
+    elif decision.action is RollbackAction.PROPOSE and decision.to_version and external is not None \
+            and not decision.repeated:
+        try:  # a Git target pushes the proposal to its own branch, for a pull request
+            patch = registry.propose_change(external, monitor, decision.from_version, decision.to_version,
+                                            decision.evaluation_id, decision.message)
+        except RollbackError as failure:
+            error = failure.message
     outcome = RollbackOutcome(decision, error)
     for _ in range(MAX_CONFLICT_RETRIES):
         status = monitor.get("status") or {}

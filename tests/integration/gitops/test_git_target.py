@@ -99,3 +99,16 @@ def test_a_git_host_outside_the_allow_list_is_refused_before_any_request(git_ser
     allowed = git_check(parse_allow_flags(["git:cidr=127.0.0.0/8", "git:scheme=http"]))
     target(git_server, url, outbound_check=allowed).move_to("1", reason="Roll back to 1")
     assert git_server.log(name)[0] == "Roll back to 1"
+
+
+def test_a_proposal_is_pushed_to_its_own_branch_and_main_is_left_alone(git_server: GitServer) -> None:
+    name, url = repository(git_server)
+    planned = target(git_server, url).propose("1", proposal_branch="modelmonitor/ns/m/rollback-2-to-1",
+                                              expected_from="2", reason="Roll back to 1 (proposal)")
+    assert planned.details["proposalBranch"] == "modelmonitor/ns/m/rollback-2-to-1" and planned.details["commit"]
+    assert git_server.log(name) == ["initial configuration"]
+    assert git_server.log(name, "modelmonitor/ns/m/rollback-2-to-1")[0] == "Roll back to 1 (proposal)"
+    assert 'tag: "1"' in git_server.show(name, "modelmonitor/ns/m/rollback-2-to-1", "charts/credit/values.yaml")
+    again = target(git_server, url).propose("1", proposal_branch="modelmonitor/ns/m/rollback-2-to-1")
+    assert "commit" not in again.details  # an existing proposal branch is not touched
+    assert len(git_server.log(name, "modelmonitor/ns/m/rollback-2-to-1")) == 2

@@ -96,3 +96,38 @@ def test_a_push_the_server_keeps_refusing_becomes_a_failed_rollback_condition(
     assert rolled_back["status"] == "False" and rolled_back["reason"] == "RollbackFailed", rolled_back
     assert "refused 3 times" in rolled_back["message"]
     assert git_server.log(name)[0] == "release credit-model 2"  # nothing committed, nothing forced
+
+
+def test_manual_pushes_a_proposal_branch_and_commits_on_main_only_when_approved(
+    world: MonitorWorld, operator: OperatorProcess, git_server: GitServer
+) -> None:
+    name = f"deploy-{uuid.uuid4().hex[:6]}"
+    url = git_server.create_repository(name, {FILE: VALUES.replace('tag: "2"', 'tag: "1"')})
+    world.core.create_namespaced_secret(world.namespace, {"metadata": {"name": "git-token"}, "data": {
+        "token": base64.b64encode(git_server.password.encode()).decode()}})  # username defaults
+    world.upload_credit_data("reference/", 5_000, seed=96, drift=0.0)
+    world.upload_credit_data("current/", 2_000, seed=97, drift=0.0)
+    body = world.monitor("gitops-manual")
+    body["spec"]["rollback"] = {"enabled": True, "mode": "Manual", "target": {"git": {
+        "url": url, "path": FILE, "yamlPath": "image.tag", "credentialsSecret": "git-token"}}}
+    world.apply(body)
+    world.run_now("gitops-manual")
+    world.wait_for_evaluations("gitops-manual", 1)
+    git_server.push_upstream_change(name, FILE, VALUES, "release credit-model 2")
+    world.upload_credit_data("current/", 2_000, seed=98, drift=1.0)
+    world.run_now("gitops-manual")
+    world.wait_for_evaluations("gitops-manual", 2)
+    branch = f"modelmonitor/{world.namespace}/gitops-manual/rollback-2-to-1"
+    wait_until(lambda: branch in git_server.branches(name), 60, interval=0.5, what="the proposal branch")
+    proposal = world.read("gitops-manual")["status"]["rollback"]["proposal"]
+    assert proposal["patch"]["proposalBranch"] == branch and proposal["toVersion"] == "1"
+    assert git_server.log(name)[0] == "release credit-model 2"  # main untouched until approved
+    assert git_server.log(name, branch)[0] == "Roll back credit-scoring from 2 to 1"
+
+    world.custom.patch_namespaced_custom_object("modelmonitor.io", "v1alpha1", world.namespace, "modelmonitors",
+                                                "gitops-manual", {"metadata": {"annotations": {
+                                                    "modelmonitor.io/approve-rollback": "1"}}})
+    wait_until(lambda: git_server.log(name)[0].startswith("Roll back"), 60, interval=0.5,
+               what="the approved rollback committed on main")
+    assert 'tag: "1"' in git_server.show(name, "main", FILE)
+    assert len(git_server.log(name)) == 3
