@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.node import real_node_possible
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT = REPO_ROOT / ".local" / "demo" / "report.html"
 
@@ -34,6 +36,9 @@ def test_demo_prints_the_verdict_the_alert_email_and_the_report() -> None:
     assert result.returncode == 0, output
     assert elapsed < 180, f"the demo took {elapsed:.0f} s (warm cache: it must take < 3 minutes)\n{output}"
 
+    if real_node_possible() is None:  # pods in containers of the project's image, not local processes
+        assert result.stdout.startswith("Node: a real node (containerd + kubelet, the project image)"), output
+        assert "Starting the node: containerd, kubelet, kube-proxy, kube-scheduler ... ok" in result.stdout
     progress = re.findall(r"^\[\s*(\d+)/(\d+)\] .* ok \(", result.stdout, re.MULTILINE)
     assert progress and all(total == progress[0][1] for _, total in progress)
     assert [int(number) for number, _ in progress] == list(range(1, int(progress[0][1]) + 1)), output

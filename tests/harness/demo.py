@@ -1,8 +1,10 @@
 """`make demo`: the whole product on one machine in about a minute (after the first build).
 
-Starts a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager; the binaries are
-built once from Go modules and cached under ~/.cache/modelmonitor), the test node agent that runs pods as
-local processes, MinIO as the S3 store, an SMTP sink with STARTTLS and a login, and the operator as its own
+Starts a real control plane (etcd, kube-apiserver, kube-controller-manager; the binaries are built once from
+Go modules and cached under ~/.cache/modelmonitor), a real node that runs the evaluation pods in containers of
+the project's image (containerd + kubelet on a bridge the demo makes, tests/harness/node.py; `--node agent`,
+or a machine that cannot run one, uses the test node agent that runs pods as local processes), MinIO as the S3
+store, an SMTP sink with STARTTLS and a login, and the operator as its own
 process. Then it does what a user would: installs the CRD, uploads the credit-scoring example's data with
 injected drift, applies the example monitor with an e-mail channel, asks for a run now, and prints what came
 out — `kubectl get mm`, the alert e-mail the sink received, and the HTML report (downloaded to
@@ -94,8 +96,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
 
 
 class Demo:
-    def __init__(self, workdir: Path, timeout: float) -> None:
-        self.workdir, self.timeout = workdir, timeout
+    def __init__(self, workdir: Path, timeout: float, real_node: bool = False) -> None:
+        self.workdir, self.timeout, self.real_node = workdir, timeout, real_node
+        self.evaluator_image = EVALUATOR_IMAGE
         self.progress = Progress(STEPS)
         self.cleanups: list[Callable[[], None]] = []
         self.operator: Any = None
@@ -124,23 +127,44 @@ class Demo:
     # --- the steps ----------------------------------------------------------------------------------------
 
     def run(self, keep: bool) -> int:
+        from tests.harness import node
         from tests.harness.controlplane import LocalControlPlane, find_binaries
         from tests.harness.minio import MinioServer, find_minio
 
         step = self.progress.step
-        with step("Control-plane binaries (the first run builds them from Go modules: ~10 min on 2 cores)"):
-            binaries, minio_binary = find_binaries(), find_minio()
-        with step("Starting etcd, kube-apiserver and kube-controller-manager on loopback"):
-            plane = LocalControlPlane(self.workdir / "control-plane", binaries)
-            (self.workdir / "control-plane").mkdir(parents=True)
-            self.cleanups.append(plane.stop)
-            plane.start()
-            self.env = plane.env
-        with step("Starting the node agent (runs evaluation pods as local processes)"):
-            self._start_node_agent(plane)
-        with step("Starting MinIO (S3) and an SMTP sink with STARTTLS on loopback"):
+        if self.real_node:
+            with step("Binaries and the project's image (the first run builds them: ~20 min on 2 cores)"):
+                binaries, minio_binary = find_binaries(), find_minio()
+                node_binaries = node.find_node_binaries()
+                self.evaluator_image, _ = node.project_image()
+            with step(f"Starting etcd, kube-apiserver and kube-controller-manager on the bridge {node.GATEWAY}"):
+                node.create_bridge()
+                self.cleanups.append(node.delete_bridge)
+                plane = LocalControlPlane(self.workdir / "control-plane", binaries, address=node.GATEWAY,
+                                          real_node=True)
+                (self.workdir / "control-plane").mkdir(parents=True)
+                self.cleanups.append(plane.stop)
+                plane.start()
+                self.env = plane.env
+            with step("Starting the node: containerd, kubelet, kube-proxy, kube-scheduler"):
+                real = node.RealNode(self.workdir / "node", plane, node_binaries, images=[self.evaluator_image])
+                self.cleanups.append(real.stop)
+                real.start()
+        else:
+            with step("Control-plane binaries (the first run builds them from Go modules: ~10 min on 2 cores)"):
+                binaries, minio_binary = find_binaries(), find_minio()
+            with step("Starting etcd, kube-apiserver and kube-controller-manager on loopback"):
+                plane = LocalControlPlane(self.workdir / "control-plane", binaries)
+                (self.workdir / "control-plane").mkdir(parents=True)
+                self.cleanups.append(plane.stop)
+                plane.start()
+                self.env = plane.env
+            with step("Starting the node agent (runs evaluation pods as local processes)"):
+                self._start_node_agent(plane)
+        with step("Starting MinIO (S3) where pods reach it, and an SMTP sink with STARTTLS on loopback"):
             (self.workdir / "minio").mkdir()
-            self.s3 = MinioServer(self.workdir / "minio", minio_binary)
+            self.s3 = MinioServer(self.workdir / "minio", minio_binary,
+                                  host=node.GATEWAY if self.real_node else "127.0.0.1")
             self.cleanups.append(self.s3.stop)
             self.s3.start()
             self._start_smtp_sink()
@@ -195,7 +219,7 @@ class Demo:
         self.operator = ManagedProcess("operator", [
             sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={metrics_port}",
-            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain",
+            f"--evaluator-image={self.evaluator_image}", "--log-format=plain",
             # outbound calls are denied by default: the demo's SMTP sink is on loopback
             "--allow-outbound=email:cidr=127.0.0.0/8", "--allow-outbound=email:cidr=::1/128",
         ], self.workdir / "operator.log", env=self.env)
@@ -338,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--keep", action="store_true", help="leave everything running until Ctrl-C")
     parser.add_argument("--timeout", type=float, default=150, help="seconds to wait for the evaluation")
+    parser.add_argument("--node", choices=("auto", "real", "agent"), default="auto",
+                        help="real: containerd + kubelet running the project's image (needs root, podman, runc); "
+                             "agent: the test node agent (pods as local processes); auto: real when possible")
     arguments = parser.parse_args(argv)
     # aiosmtpd (the SMTP sink) warns about its own API on every login; it says nothing about the product.
     warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
@@ -347,7 +374,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=OUTPUT_DIR))
-    demo = Demo(workdir, arguments.timeout)
+    from tests.harness.node import real_node_possible
+
+    reason = real_node_possible()
+    if arguments.node == "real" and reason:
+        print(f"--node real: {reason}", file=sys.stderr)
+        return 2
+    real_node = arguments.node == "real" or (arguments.node == "auto" and reason is None)
+    print(f"Node: {'a real node (containerd + kubelet, the project image)' if real_node else 'the test node agent'}"
+          + (f" ({reason})" if arguments.node == "auto" and reason else ""), flush=True)
+    demo = Demo(workdir, arguments.timeout, real_node)
     failed = True
     try:
         code = demo.run(arguments.keep)
@@ -363,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         print(demo.operator_log_tail(), file=sys.stderr)
         return 1
     finally:
-        print("Stopping the operator, MinIO, the SMTP sink, the node agent and the control plane ...", flush=True)
+        # A closed stdout (`make demo | head`) must not skip the teardown: a real node leaves a bridge, mounts
+        # and iptables chains behind if it is not stopped.
+        with contextlib.suppress(OSError):
+            print("Stopping the operator, MinIO, the SMTP sink, the node and the control plane ...", flush=True)
         demo.stop()
         if failed:
             print(f"Logs kept in {workdir}", file=sys.stderr)
