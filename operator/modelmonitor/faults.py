@@ -5,7 +5,9 @@ itself at a precise step. Tests cannot hit such a step with timing; instead the 
 ``MODELMONITOR_FAULT_POINTS`` naming steps and what to do there, e.g.
 ``alerting.after-send=exit`` (the process exits at once, as if killed, without flushing anything) or
 ``alerting.before-claim=meet:2`` (the first two threads to arrive wait for each other, at most 30 s: a
-forced race), ``evaluations.after-status=exit@2`` (exit the second time the step is reached).
+forced race), ``evaluations.after-status=exit@2`` (exit the second time the step is reached),
+``store.before-status-patch=wait-file:/tmp/go`` (hold the first arrival until the test creates the file: the
+test breaks something meanwhile, e.g. restarts the API server).
 Without the variable every fault point is a dictionary lookup that does nothing.
 """
 
@@ -14,9 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 ENVIRONMENT_VARIABLE = "MODELMONITOR_FAULT_POINTS"
 MEET_TIMEOUT_SECONDS = 30.0
+WAIT_FILE_TIMEOUT_SECONDS = 300.0
 EXIT_CODE = 137  # what a SIGKILL'd process reports
 
 log = logging.getLogger("modelmonitor.faults")
@@ -49,6 +53,9 @@ def reached(point: str) -> None:
         log.error("fault point %s: exiting as if killed", point)
         logging.shutdown()
         os._exit(EXIT_CODE)
+    if action.startswith("wait-file:"):
+        _wait_for_file(point, action[len("wait-file:"):])
+        return
     if action.startswith("meet:") and action[5:].isdigit():
         with _LOCK:
             barrier = _BARRIERS.setdefault(point, threading.Barrier(int(action[5:])))
@@ -58,3 +65,15 @@ def reached(point: str) -> None:
         except threading.BrokenBarrierError:
             log.warning("fault point %s: not every thread arrived; going on", point)
         _ACTIONS.pop(point, None)  # one meeting: later arrivals go straight on
+
+
+def _wait_for_file(point: str, path: str) -> None:
+    """Hold this thread (once) until the test creates `path`: the test does something to the world meanwhile."""
+    with _LOCK:
+        if _ACTIONS.pop(point, None) is None:
+            return  # someone else is already held here
+    log.warning("fault point %s: waiting for %s", point, path)
+    deadline = time.monotonic() + WAIT_FILE_TIMEOUT_SECONDS
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log.warning("fault point %s: going on", point)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from modelmonitor import faults
 from modelmonitor.kube.errors import translate
 
 GROUP = "modelmonitor.io"
@@ -67,6 +68,7 @@ class KubeStore:
         body: dict[str, Any] = {"status": dict(status)}
         if resource_version:
             body["metadata"] = {"resourceVersion": resource_version}
+        faults.reached("store.before-status-patch")
         return dict(
             self._call(
                 "patch status of",
