@@ -51,16 +51,11 @@ from modelmonitor.api.metrics import rule_matches
 from modelmonitor.api.model import DEFAULT_CONSECUTIVE_VIOLATIONS, Silence
 from modelmonitor.reconcile.alert_queue import (
     Delivery,
-    RetrySchedule,
-    channel_failing,
     check_now,
-    describe_delivery,
     due_retries,
     enqueue,
-    next_retry_at,
     normalised,
     read_time,
-    record_delivery,
     timestamp,
 )
 
@@ -71,20 +66,12 @@ __all__ = [
     "AlertPlan",
     "Delivery",
     "MonitorIdentity",
-    "RetrySchedule",
-    "channel_failing",
-    "describe_delivery",
-    "due_retries",
     "mutes",
-    "next_retry_at",
     "parse_silence_annotation",
     "plan_alerts",
     "plan_alerts_for_monitor",
     "plan_notification",
-    "record_delivery",
 ]
-# Delivery, RetrySchedule, due_retries, next_retry_at, record_delivery, channel_failing (reconcile.alert_queue) and
-# describe_delivery are re-exported for the callers that import them from here.
 
 SILENCE_ANNOTATION = "modelmonitor.io/silence"
 #: Rule names of the inhibiting problems, so silences can match them like any evaluator rule.

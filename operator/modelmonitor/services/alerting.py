@@ -29,7 +29,7 @@ from modelmonitor.alerts.errors import AlertError, HostNotAllowedError
 from modelmonitor.api import AlertChannel, SpecError, parse_spec
 from modelmonitor.kube.errors import Conflict, KubeError, NotFound
 from modelmonitor.kube.store import KubeStore
-from modelmonitor.reconcile.alert_policy import (
+from modelmonitor.reconcile.alert_queue import (
     Delivery,
     channel_failing,
     describe_delivery,

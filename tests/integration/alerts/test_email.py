@@ -8,13 +8,8 @@ import pytest
 
 from modelmonitor.alerts import ChannelSettings, DeliveryResult, build_channel
 from modelmonitor.api import AlertChannel, AlertPolicy, parse_part
-from modelmonitor.reconcile.alert_policy import (
-    MonitorIdentity,
-    channel_failing,
-    due_retries,
-    plan_alerts,
-    record_delivery,
-)
+from modelmonitor.reconcile.alert_policy import MonitorIdentity, plan_alerts
+from modelmonitor.reconcile.alert_queue import channel_failing, due_retries, record_delivery
 from tests.integration.alerts.conftest import SMTP_PASSWORD, SMTP_USERNAME
 from tests.integration.alerts.notifications import firing_notification
 from tests.integration.alerts.servers import SelfSignedCertificate, SmtpSink

@@ -8,13 +8,8 @@ from typing import Any
 
 from modelmonitor.alerts import ChannelSettings, RetryPolicy, build_channel
 from modelmonitor.api import parse_spec
-from modelmonitor.reconcile.alert_policy import (
-    AlertPlan,
-    channel_failing,
-    due_retries,
-    plan_alerts_for_monitor,
-    record_delivery,
-)
+from modelmonitor.reconcile.alert_policy import AlertPlan, plan_alerts_for_monitor
+from modelmonitor.reconcile.alert_queue import channel_failing, due_retries, record_delivery
 from tests.integration.alerts.servers import HttpRecorder
 from tests.unit.alerts.policy.builders import channel_of
 

@@ -6,14 +6,13 @@ import json
 from datetime import timedelta
 
 from modelmonitor.alerts import DeliveryResult, Notification, NotificationKind
-from modelmonitor.reconcile.alert_policy import (
+from modelmonitor.reconcile.alert_policy import plan_alerts, plan_notification
+from modelmonitor.reconcile.alert_queue import (
     RetrySchedule,
     channel_failing,
     describe_delivery,
     due_retries,
     next_retry_at,
-    plan_alerts,
-    plan_notification,
     record_delivery,
 )
 from tests.unit.alerts.policy.builders import CHANNELS, MONITOR, START, at, policy_of, summary, violation
