@@ -45,6 +45,9 @@ CRON_PATTERN = (
 REGRESSION_METRICS: tuple[str, ...] = ("mae", "rmse", "mape", "r2")
 #: Metrics computed from the score (probability) column rather than the predicted label.
 SCORE_METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier")
+#: Metrics of one positive class: a binary model's only (a multiclass model has no single positive class, and
+#: spec.data.columns.score names one class's score).
+BINARY_ONLY_METRICS: tuple[str, ...] = ("precision", "recall", "f1", *SCORE_METRICS)
 #: Every metric compares predictions with ground truth, so all of them need labels.
 LABEL_METRICS: tuple[str, ...] = get_args(model.MetricName)
 
@@ -1234,6 +1237,14 @@ def spec_schema() -> Schema:
                 f"self.metrics.all(m, !(m.name in {_quoted(REGRESSION_METRICS)})))",
                 "spec.metrics must suit spec.model.task: mae, rmse, mape and r2 only for regression, the "
                 "others only for classification",
+                field_path=".metrics",
+            ),
+            rule(
+                "!has(self.metrics) || self.model.task != 'multiclass-classification' || "
+                f"self.metrics.all(m, !(m.name in {_quoted(BINARY_ONLY_METRICS)}))",
+                "spec.metrics of a multiclass-classification model must not have "
+                f"{', '.join(BINARY_ONLY_METRICS)} (there is no single positive class: use the macro_ or "
+                "weighted_ metrics)",
                 field_path=".metrics",
             ),
             rule(

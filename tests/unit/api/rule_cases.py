@@ -148,6 +148,17 @@ RULE_CASES: list[RuleCase] = [
     ),
     _case(
         "spec",
+        "spec.metrics of a multiclass-classification model must not have precision, recall, f1, roc_auc, pr_auc, "
+        "log_loss, brier (there is no single positive class: use the macro_ or weighted_ metrics)",
+        "spec.metrics",
+        (BINARY, _all(_set("model.task", "multiclass-classification"), _set("metrics", [{"name": "f1", "min": 0.5}]))),
+        (
+            BINARY,
+            _all(_set("model.task", "multiclass-classification"), _set("metrics", [{"name": "macro_f1", "min": 0.5}])),
+        ),
+    ),
+    _case(
+        "spec",
         "spec.data.columns.score must be set when spec.metrics has roc_auc, pr_auc, log_loss or brier",
         "spec.data.columns.score",
         (BINARY, _pop("data.columns.score")),
