@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from modelmonitor.evaluator.comparison import (
     accumulate,
     comparison_from_state,
 )
-from modelmonitor.evaluator.data import LabelIndex, open_source
+from modelmonitor.evaluator.data import LabelIndex, TimeWindow, open_source, window_mask
 from modelmonitor.evaluator.errors import DataError
 from modelmonitor.evaluator.stats.columns import text_values
 from modelmonitor.evaluator.stats.errors import StateMismatchError
@@ -49,7 +49,13 @@ def challenger_columns(spec: MonitorSpec) -> list[str]:
     challenger = spec.challenger
     if challenger is None:
         return []
-    names = [challenger.prediction, challenger.score, challenger.variant_column, challenger_key(spec)]
+    names = [
+        challenger.prediction,
+        challenger.score,
+        challenger.variant_column,
+        challenger_key(spec),
+        spec.data.current.timestamp_column,  # read for counting each row once across overlapping windows
+    ]
     return [name for name in names if name]
 
 
@@ -108,6 +114,8 @@ class ChallengerStream:
     pending: str | None = None
     notes: list[str] = field(default_factory=list)
     joined: list[tuple[str, LabelIndex]] = field(default_factory=list)  # spec.challenger.data, by id
+    counted_from: datetime | None = None  # rows before this are in the stored evidence already
+    counted_until: datetime | None = None  # this run's window end: the next run counts from there
 
     @classmethod
     def for_run(cls, spec: MonitorSpec, profile: ReferenceProfile, target: str | None) -> ChallengerStream | None:
@@ -129,6 +137,46 @@ class ChallengerStream:
             columns = {"spec.challenger.prediction": challenger.prediction, "spec.challenger.score": challenger.score}
             stream.joined = _load_joined(challenger.data, {path: name for path, name in columns.items() if name})
         return stream
+
+    def count_new_rows_only(self, run_location: str | None, window: TimeWindow | None) -> None:
+        """Count only rows after those the stored evidence holds, so overlapping windows add each row once.
+
+        A monitor typically evaluates a 24h window every hour: without this, every row would be added to the
+        evidence 24 times. The stored state records the end of the window it has counted up to
+        (``coveredUntil``); this run counts rows from there to its own window's end. Without a timestamp
+        column there is no window, and each run's data is taken to be new.
+        """
+        if window is None or window.end is None or self.spec.data.current.timestamp_column is None:
+            return
+        self.counted_until = window.end
+        if run_location is None:
+            return
+        payload = read_bytes_if_exists(comparison_state_uri(run_location))
+        try:
+            state = None if payload is None else json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(state, dict) or not state.get("coveredUntil"):
+            return
+        same = (state.get("championVersion"), state.get("challengerVersion")) == (
+            str(self.spec.model.version),
+            self.challenger.version,
+        )
+        if same:
+            self.counted_from = datetime.fromisoformat(str(state["coveredUntil"]).replace("Z", "+00:00"))
+
+    def _new_rows(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        column = self.spec.data.current.timestamp_column
+        if self.counted_from is None or column is None or column not in batch.schema.names:
+            return batch
+        mask = window_mask(
+            batch.column(column),
+            TimeWindow(start=self.counted_from, end=None),
+            column,
+            self.spec.data.current.uri,
+            self.spec.data.current.timestamp_unit,
+        )
+        return batch.filter(mask)
 
     def _join(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch with the challenger's logged outputs of each row (null where none was logged)."""
@@ -188,7 +236,9 @@ class ChallengerStream:
     def add(self, batch: pa.RecordBatch) -> None:
         if self.pending is not None or batch.num_rows == 0:
             return
-        batch = self._join(batch)
+        batch = self._join(self._new_rows(batch))
+        if batch.num_rows == 0:
+            return
         columns = self.spec.data.columns
         challenger = self.challenger
         self._require(
@@ -353,6 +403,9 @@ def conclude_comparison(
             except ValueError:
                 logger.warning("ignoring the unreadable comparison state %s", state_uri)
     accumulated = accumulate(previous, stream.comparison, str(champion_version), challenger.version, now)
+    if stream.counted_until is not None:  # never backwards: a rerun of an older window must not count rows twice
+        covered = max(stream.counted_until, stream.counted_from or stream.counted_until)
+        accumulated.covered_until = covered.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     outcome = accumulated.comparison.outcome(settings).to_dict()
     accumulated.record(
         {

@@ -362,6 +362,9 @@ def prepare_run(
     comparison_key = challenger_key(config.spec)  # spec.challenger.data joins the challenger's outputs on it
     if comparison_key is not None and comparison_key not in current_columns:
         current_columns.append(comparison_key)
+    timestamp_column = data.current.timestamp_column  # the comparison counts each row once across windows
+    if config.spec.challenger is not None and timestamp_column and timestamp_column not in current_columns:
+        current_columns.append(timestamp_column)
     return PreparedRun(
         config=config,
         options=options,
@@ -410,6 +413,9 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     performance_stream = _LabelledStream(prepared.target_column, track_classes=config.task != "regression")
     accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
     comparison = ChallengerStream.for_run(config.spec, prepared.profile, prepared.target_column)
+    if comparison is not None:
+        location = output_location(config, prepared.options) if prepared.options.write_outputs else None
+        comparison.count_new_rows_only(location, prepared.performance_window)
     labelled_batches = performance_stream.watch(batches(prepared.performance_window, True))
     engine.consume(accumulator, labelled_batches if comparison is None else comparison.watch(labelled_batches))
     drift_rows = performance_stream.rows

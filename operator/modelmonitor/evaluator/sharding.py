@@ -468,6 +468,8 @@ def run_reduce(config: EvaluationInput, options: RunOptions) -> EvaluationRun:
         document = json.loads(payload)
         try:
             challenger = ChallengerStream.for_run(config.spec, prepared.profile, prepared.target_column)
+            if challenger is not None:  # the stored evidence then covers rows up to this run's window end
+                challenger.count_new_rows_only(output_location(config, options), prepared.performance_window)
             tallies.append(tally_from_state(document["tally"], prepared.profile, prepared.segments,
                                             prepared.delayed_labels, challenger))
         except StateMismatchError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from sklearn import metrics
 
 from modelmonitor.cli import main
-from tests.integration.evaluator.conftest import base_config, make_table
+from tests.integration.evaluator.conftest import AS_OF, base_config, make_table
 
 pytestmark = pytest.mark.s3
 
@@ -212,3 +213,30 @@ def test_a_challenger_data_without_its_columns_is_a_config_or_data_error(
     result = evaluate(document, output="")
     assert result.exit_code in (2, 3), result.summary
     assert "spec.challenger.prediction" in result.summary["error"]["message"]
+
+
+def test_overlapping_windows_count_each_row_once(s3_env: Any, bucket: str, evaluate: Any) -> None:
+    """A 24h window evaluated every 12h overlaps the last run's by half: the evidence adds only the new rows."""
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(2000, seed=1))
+    window = with_challenger(make_table(4000, seed=9), seed=10, noise=0.4)  # timestamps over the 48h before AS_OF
+    put_parquet(client, bucket, "prod/part.parquet", window)
+    document = _document(bucket, CHALLENGER)
+    document["spec"]["data"]["current"].update(timestampColumn="ts", window="24h")
+    stamps = window.column("ts").to_pylist()
+
+    def rows_between(start: datetime, end: datetime) -> int:
+        return sum(1 for stamp in stamps if start <= stamp < end)
+
+    first = evaluate(document, "--as-of", (AS_OF - timedelta(hours=12)).isoformat(), output="")
+    assert first.exit_code == 0, first.summary
+    expected = rows_between(AS_OF - timedelta(hours=36), AS_OF - timedelta(hours=12))
+    assert first.summary["comparison"]["labelledRows"] == expected
+    second = evaluate(document, output="")  # as of AS_OF: the window [AS_OF - 24h, AS_OF) half overlaps
+    assert second.exit_code == 0, second.summary
+    expected += rows_between(AS_OF - timedelta(hours=12), AS_OF)
+    assert second.summary["comparison"]["labelledRows"] == expected
+    assert second.summary["rows"]["current"] == rows_between(AS_OF - timedelta(hours=24), AS_OF)  # drift: whole window
+    again = evaluate(document, output="")  # the same window again adds nothing
+    assert again.summary["comparison"]["labelledRows"] == expected
+    assert again.summary["comparison"]["runs"] == 3

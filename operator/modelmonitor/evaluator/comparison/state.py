@@ -5,8 +5,8 @@ accumulated state of the paired or split comparison plus what it is evidence *ab
 challenger versions, the mode, task and metrics. A run loads it, merges its own rows in, decides, and writes
 the merged state back. Evidence about other models is worthless, so a change of either version (or of the
 mode, task, metrics or variants) starts the evidence afresh, and the reason is returned for the report.
-Rows are counted once per run: a window that overlaps the previous run's would count shared rows twice,
-so comparisons assume consecutive runs read disjoint windows (documented in docs/challenger.md).
+Windows of consecutive runs overlap (a 24h window every hour), so the state also records the end of the window
+counted so far (``coveredUntil``): the next run adds only rows timestamped after it (``evaluator.challenger``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class AccumulatedComparison:
     runs: int
     reset_reason: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # one point per run: the evidence over time
+    covered_until: str | None = None  # rows timestamped before this are in the evidence already
 
     def record(self, point: dict[str, Any]) -> None:
         """Add this run's point (decision, rows, each metric's difference and interval) to the bounded history."""
@@ -49,6 +50,7 @@ class AccumulatedComparison:
             "since": self.since,
             "runs": self.runs,
             "history": self.history,
+            "coveredUntil": self.covered_until,
             "evidence": self.comparison.to_state(),
         }
 
