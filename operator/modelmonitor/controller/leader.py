@@ -47,10 +47,26 @@ class LeaderElector:
         self.lease_seconds, self.renew_seconds = lease_seconds, renew_seconds
         self._stop = threading.Event()
         self._expires_at: datetime | None = None  # when the other holder's lease runs out, as last read
+        self._held_until: float | None = None  # monotonic time until which our lease is surely ours
         self._holder_seen: str | None = None
+
+    def holds(self) -> bool:
+        """Whether the Lease is surely still ours: renewed less than `lease_seconds - renew_seconds` ago (the
+        monotonic clock runs on while the process is frozen, so a woken leader knows it may have been replaced)."""
+        return self._held_until is not None and time.monotonic() < self._held_until
+
+    def _renewed(self, attempt_started: float) -> None:
+        self._held_until = attempt_started + self.lease_seconds - self.renew_seconds
 
     def try_acquire(self) -> bool:
         """One attempt: create the Lease, renew ours, or take over an expired or released one."""
+        attempt_started = time.monotonic()
+        acquired = self._try_acquire()
+        if acquired:
+            self._renewed(attempt_started)
+        return acquired
+
+    def _try_acquire(self) -> bool:
         now = _now()
         self._expires_at = None
         spec = {"holderIdentity": self.identity, "leaseDurationSeconds": self.lease_seconds,

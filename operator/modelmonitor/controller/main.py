@@ -23,6 +23,7 @@ from prometheus_client import start_http_server
 from modelmonitor.alerts import ChannelSettings
 from modelmonitor.alerts.outbound import parse_allow_flags
 from modelmonitor.api.model import DEFAULT_EVALUATOR_SERVICE_ACCOUNT
+from modelmonitor.controller import fencing
 from modelmonitor.controller.settings import OperatorSettings
 from modelmonitor.kube.client import load_api_client
 from modelmonitor.kube.store import KubeStore
@@ -126,6 +127,7 @@ def main(argv: list[str]) -> int:
             if standby is not None:
                 standby.stop()
         elector.keep_renewing()
+        fencing.install(elector.holds)
     channel_settings = ChannelSettings(outbound=outbound)
     memo: Any = kopf.Memo(store=KubeStore(api_client), operator_settings=operator_settings,
                           channel_settings=channel_settings)

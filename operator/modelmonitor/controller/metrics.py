@@ -23,6 +23,8 @@ from typing import Any, TypeVar, cast
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from modelmonitor.controller import fencing
+
 METRIC_VALUE = Gauge("modelmonitor_metric_value", "Last value of a quality metric",
                      ["namespace", "monitor", "metric"])
 SEGMENT_METRIC_VALUE = Gauge(
@@ -63,11 +65,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def instrumented(handler: str) -> Callable[[F], F]:
-    """Time a (sync) handler, count it in flight, and attribute its API requests to it."""
+    """Time a (sync) handler, count it in flight, and attribute its API requests to it. First of all, a replica
+    that is no longer sure to lead exits instead of running the handler (controller/fencing.py)."""
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            fencing.ensure_leader()
             in_flight = HANDLERS_IN_FLIGHT.labels(handler)
             in_flight.inc()
             token = _current_handler.set(handler)

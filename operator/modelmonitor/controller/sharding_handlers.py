@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from modelmonitor.controller import handlers
+from modelmonitor.controller import fencing, handlers
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.manifests import MONITOR_LABEL, ROLE_LABEL, SHARDS_ROLE
 from modelmonitor.services.sharding import process_finished_shards, shards_need_processing
@@ -25,6 +25,7 @@ log = logging.getLogger("modelmonitor.operator")
 def shards_finished(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if not shards_need_processing(body):
         return
+    fencing.ensure_leader()  # a replica no longer sure to lead exits instead of acting
     try:
         outcome = process_finished_shards(memo.store, body, after_status=handlers.report_evaluation)
     except (Conflict, KubeError) as error:

@@ -197,3 +197,45 @@ def test_a_leader_stopped_normally_hands_the_lease_over(kube_cluster: KubeCluste
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_frozen_leader_loses_the_lease_and_does_nothing_when_it_wakes(
+    world: MonitorWorld, cluster_wide_operator_paused: None, tmp_path: Path
+) -> None:
+    """The leader is frozen (SIGSTOP: no renewals, no requests — a partition as the Lease sees it) while the
+    standby takes over and acts on a run-now; woken (SIGCONT), the old leader must not act on what it missed
+    (its watches deliver the stale run-now) and must step down: one Job, one evaluation."""
+    world.upload_credit_data("reference/", 5_000, seed=13, drift=0.0)
+    world.upload_credit_data("current/", 2_000, seed=14, drift=0.0)
+    replicas: list[Replica] = []
+    try:
+        first = Replica(world.cluster, world.namespace, "replica-a", tmp_path)
+        replicas.append(first)
+        wait_until(lambda: _holder(world) == "replica-a", 60, interval=0.2, what="replica-a to take the Lease")
+        wait_until(first.live, 60, interval=0.3, what="replica-a's kopf liveness endpoint")
+        second = Replica(world.cluster, world.namespace, "replica-b", tmp_path)
+        replicas.append(second)
+        wait_until(lambda: "is held by replica-a; standing by" in second.log(), 60, interval=0.2,
+                   what="replica-b to stand by")
+        world.apply(world.monitor("frozen"))
+        wait_until(lambda: "Handler 'reconcile' succeeded" in first.log(), 60, interval=0.3,
+                   what="replica-a to reconcile the monitor")
+
+        os.killpg(first.process.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: _holder(world) == "replica-b", LEASE_SECONDS + RENEW_SECONDS + SLACK_SECONDS,
+                       interval=0.1, what="replica-b to take over from the frozen leader")
+            wait_until(second.live, 60, interval=0.3, what="replica-b's kopf liveness endpoint")
+            world.run_now("frozen")
+            world.wait_for_evaluations("frozen", 1)
+        finally:
+            os.killpg(first.process.pid, signal.SIGCONT)
+        wait_until(lambda: not first.process.running(), 30, interval=0.2, what="the old leader to step down")
+        assert "lost the leader Lease" in first.log() or "another replica took the leader Lease" in first.log()
+        assert "Handler 'run-now' succeeded" not in first.log(), first.log()[-3000:]
+        assert len(_run_now_jobs(world, "frozen")) == 1
+        assert len(world.read("frozen")["status"]["history"]) == 1
+        assert _holder(world) == "replica-b"
+    finally:
+        for replica in replicas:
+            replica.stop()
