@@ -52,6 +52,7 @@ EXERCISED: dict[str, list[tuple[str, str]]] = {
     "kubectl describe mm": [("tests/e2e/test_demo.py", '"describe", "mm"')],
     "modelmonitor evaluate": [("tests/integration/evaluator/conftest.py", '["evaluate", "--config"')],
     "modelmonitor baseline --reference ...": [("tests/integration/evaluator/test_local_files.py", '"baseline"')],
+    "modelmonitor compare": [("tests/unit/evaluator/comparison/test_gate.py", 'main(["compare", "--config"')],
     "kubectl -n <namespace> create serviceaccount modelmonitor-evaluator": EVALUATOR_ACCOUNT_TEST,
     "kubectl -n <namespace> patch serviceaccount modelmonitor-evaluator -p "
     "'{\"automountServiceAccountToken\": false}'": EVALUATOR_ACCOUNT_TEST,
