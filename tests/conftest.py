@@ -3,6 +3,9 @@
 - `kube_cluster`: etcd + kube-apiserver + kube-controller-manager on loopback (tests/harness/controlplane.py),
   or, with `USE_EXISTING_CLUSTER=1`, the cluster of the current kubeconfig (kind, k3d, a real cluster).
 - `node_agent`: the stand-in for kubelet that runs pods as local processes (tests/harness/node_agent.py).
+  With `MODELMONITOR_NODE=real` the session's cluster gets a real node instead (containerd + kubelet running
+  the project's image, tests/harness/node.py; its API server and MinIO on the node bridge's gateway address),
+  and `node_agent` is None as on an existing cluster.
 - `s3_server`: MinIO on loopback with generated credentials (tests/harness/minio.py).
 
 Every process a fixture starts is stopped when the session ends, also when a test fails or the run is
@@ -24,7 +27,12 @@ import pytest
 
 from tests.harness.controlplane import LocalControlPlane, find_binaries
 from tests.harness.minio import MinioServer, find_minio
+from tests.harness.node import GATEWAY, RealCluster, project_image_reference, real_cluster, real_node_requested
 from tests.harness.node_agent import NodeAgent
+
+if real_node_requested():
+    # Evaluation Jobs run the project's image (tests/integration/conftest.py reads this at import).
+    os.environ.setdefault("MODELMONITOR_EVALUATOR_IMAGE", project_image_reference())
 
 
 @dataclass
@@ -35,6 +43,7 @@ class KubeCluster:
     server: str
     existing: bool
     plane: LocalControlPlane | None = None
+    real: RealCluster | None = None  # the real node's cluster (MODELMONITOR_NODE=real)
 
     @property
     def env(self) -> dict[str, str]:
@@ -67,6 +76,11 @@ def kube_cluster() -> Iterator[KubeCluster]:
         kubeconfig = Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
         yield KubeCluster(kubeconfig=kubeconfig, server="", existing=True)
         return
+    if real_node_requested():
+        with real_cluster() as cluster:
+            yield KubeCluster(kubeconfig=cluster.plane.kubeconfig, server=cluster.plane.server, existing=False,
+                              plane=cluster.plane, real=cluster)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-cp-"))
     plane = LocalControlPlane(workdir, find_binaries())
     try:
@@ -80,7 +94,7 @@ def kube_cluster() -> Iterator[KubeCluster]:
 @pytest.fixture(scope="session")
 def node_agent(kube_cluster: KubeCluster) -> Iterator[NodeAgent | None]:
     """Runs pods on the local control plane; on an existing cluster its real kubelets do, so this is None."""
-    if kube_cluster.existing:
+    if kube_cluster.existing or kube_cluster.real is not None:
         yield None
         return
     host, _, port = kube_cluster.server.removeprefix("https://").rpartition(":")
@@ -97,7 +111,7 @@ def node_agent(kube_cluster: KubeCluster) -> Iterator[NodeAgent | None]:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[MinioServer]:
     workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-minio-"))
-    server = MinioServer(workdir, find_minio())
+    server = MinioServer(workdir, find_minio(), host=GATEWAY if real_node_requested() else "127.0.0.1")
     server.start()
     try:
         yield server

@@ -8,12 +8,14 @@ as the image's non-root user on a read-only root file system, reads MinIO over t
 reaches the monitor's status; `kubectl logs` shows the evaluator's output; a memory limit ends in an OOM kill
 that the monitor reports; the Job's `activeDeadlineSeconds` stops a run; a Job whose pod is killed retries.
 
-The module starts its own cluster (the session's may use the node agent); test_real_node_teardown.py checks
+The module starts its own cluster (the session's uses the node agent unless MODELMONITOR_NODE=real, then the
+session's cluster is used: one real node at a time); test_real_node_teardown.py checks
 that a teardown leaves no process, mount, bridge or iptables chain behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,7 +33,14 @@ import pytest
 
 from tests.conftest import KubeCluster
 from tests.harness.minio import MinioServer, find_minio
-from tests.harness.node import GATEWAY, NODE_NAME, RealCluster, real_cluster, real_node_possible
+from tests.harness.node import (
+    GATEWAY,
+    NODE_NAME,
+    RealCluster,
+    real_cluster,
+    real_node_possible,
+    real_node_requested,
+)
 from tests.harness.processes import ManagedProcess, free_port, wait_until
 from tests.integration.conftest import MonitorWorld, condition
 
@@ -59,16 +68,29 @@ class Stack:
         return result.stdout + (result.stderr if not check else "")
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+@contextlib.contextmanager
+def _cluster(request: pytest.FixtureRequest, workdir: Path) -> Iterator[RealCluster]:
+    """The session's cluster when it has the real node (MODELMONITOR_NODE=real; one node at a time), else our own."""
+    if real_node_requested():
+        session: KubeCluster = request.getfixturevalue("kube_cluster")
+        assert session.real is not None
+        yield session.real
+        return
     reason = real_node_possible()
     if reason:
         pytest.fail(f"this machine cannot run the real node: {reason}")
-    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-realnode-"))
     started = time.monotonic()
     with real_cluster(workdir / "cluster") as cluster:
         print(f"real cluster up in {time.monotonic() - started:.1f} s; node timings {cluster.node.timings}")
-        kube = KubeCluster(cluster.plane.kubeconfig, cluster.plane.server, existing=False, plane=cluster.plane)
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-realnode-"))
+    with _cluster(request, workdir) as cluster:
+        kube = KubeCluster(cluster.plane.kubeconfig, cluster.plane.server, existing=False, plane=cluster.plane,
+                           real=cluster)
         (workdir / "minio").mkdir()
         s3 = MinioServer(workdir / "minio", find_minio(), host=GATEWAY)
         s3.start()

@@ -90,6 +90,8 @@ def real_node_possible() -> str | None:
     missing += [path for path in needed if not Path(path).exists()]
     if missing:
         return f"missing {', '.join(missing)} (.ci/run installs podman runc containernetworking-plugins iptables)"
+    if real_node_running():
+        return "a real node of this harness is already running on this machine (one at a time)"
     return None
 
 
@@ -125,6 +127,30 @@ def project_image() -> tuple[str, str]:
         raise NodeError(f"{IMAGE_BUILD_SCRIPT} failed with exit code {result.returncode}")
     reference, image_id = result.stdout.split()[:2]
     return reference, image_id
+
+
+def project_image_reference() -> str:
+    """The tag `make image` gives the project's image (or MODELMONITOR_IMAGE), without building anything."""
+    explicit = os.environ.get("MODELMONITOR_IMAGE")
+    if explicit:
+        return explicit
+    for line in (REPO_ROOT / "pyproject.toml").read_text().splitlines():
+        if line.startswith("version = "):
+            return f"localhost/modelmonitor-operator:{line.split('=', 1)[1].strip().strip(chr(34))}"
+    raise NodeError("no version in pyproject.toml")
+
+
+def real_node_running() -> bool:
+    """Another real node of this harness is up on this machine: a kubelet process of ours (read from /proc;
+    nothing is contacted)."""
+    marker = f"--hostname-override={NODE_NAME}".encode()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                if cmdline[0].endswith(b"kubelet") and marker in cmdline:
+                    return True
+    return False
 
 
 def pause_image(binary: Path) -> str:
