@@ -53,6 +53,10 @@ EXERCISED: dict[str, list[tuple[str, str]]] = {
     "modelmonitor evaluate": [("tests/integration/evaluator/conftest.py", '["evaluate", "--config"')],
     "modelmonitor baseline --reference ...": [("tests/integration/evaluator/test_local_files.py", '"baseline"')],
     "modelmonitor compare": [("tests/unit/evaluator/comparison/test_gate.py", 'main(["compare", "--config"')],
+    "make image": [("Makefile", "hack/image/build.sh"), ("tests/harness/node.py", "IMAGE_BUILD_SCRIPT")],
+    "make node": [("Makefile", "hack/node/build.sh all"), ("tests/harness/node.py", "NODE_BUILD_SCRIPT")],
+    "kubectl logs": [("tests/e2e/test_real_node.py", 'world.kubectl("logs"')],
+    "helm install": [("tests/e2e/test_real_node.py", '"install", release')],
     "kubectl -n <namespace> create serviceaccount modelmonitor-evaluator": EVALUATOR_ACCOUNT_TEST,
     "kubectl -n <namespace> patch serviceaccount modelmonitor-evaluator -p "
     "'{\"automountServiceAccountToken\": false}'": EVALUATOR_ACCOUNT_TEST,
