@@ -55,7 +55,12 @@ class MlflowServer:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.workdir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, HOME=str(self.workdir), MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+        env = dict(os.environ, HOME=str(self.workdir), MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
+                   # registry webhooks to the operator on loopback over http (MLflow refuses both by default)
+                   MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https", MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
+                   # MLflow caches each event's webhook list (60 s by default): a webhook created by a test
+                   # would miss alias moves for a minute after an earlier test's move cached an empty list
+                   MLFLOW_WEBHOOK_CACHE_TTL="1")
         extra: list[str] = []
         if self.auth:
             config = self.workdir / "auth.ini"

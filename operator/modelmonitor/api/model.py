@@ -128,6 +128,7 @@ class MlflowRegistrySpec:
     credentials_secret: str | None = None
     log_evaluations: bool = True
     experiment: str | None = None
+    webhook_secret: str | None = None
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,10 @@ def _mlflow_registry_schema() -> Schema:
                 "The MLflow experiment evaluations are logged to (default: modelmonitor/<namespace>/<monitor>).",
                 max_length=256,
             ),
+            "webhookSecret": secret_name(
+                "Secret with key secret: the HMAC secret of an MLflow registry webhook pointed at the operator's "
+                "/mlflow/<namespace>/<monitor> endpoint; a signed alias move then starts an evaluation at once."
+            ),
         },
         required=["trackingUri", "name"],
     )

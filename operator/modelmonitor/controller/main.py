@@ -56,6 +56,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
                         help="same as --allow-outbound=webhook:host=HOST")
     parser.add_argument("--delivery-claim-seconds", type=float, default=300.0,
                         help="how long a claim on an alert delivery holds before the retry timer may take it over")
+    parser.add_argument("--registry-webhook-port", type=int, default=0,
+                        help="port of the MLflow registry webhook endpoint POST /mlflow/<namespace>/<monitor> "
+                             "(0: off)")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     parser.add_argument("--verbose", "-v", action="store_true")
     return parser.parse_args(argv)
@@ -131,6 +134,10 @@ def main(argv: list[str]) -> int:
     channel_settings = ChannelSettings(outbound=outbound)
     memo: Any = kopf.Memo(store=KubeStore(api_client), operator_settings=operator_settings,
                           channel_settings=channel_settings)
+    if args.registry_webhook_port:  # an alias move announced by MLflow starts an evaluation at once
+        from modelmonitor.controller.registry_webhook import RegistryWebhookServer
+
+        RegistryWebhookServer(memo.store, "0.0.0.0", args.registry_webhook_port).start()
     kopf.run(
         clusterwide=not args.namespace, namespaces=args.namespace, standalone=True, memo=memo,
         liveness_endpoint=args.liveness or None,

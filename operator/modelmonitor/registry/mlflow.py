@@ -193,6 +193,14 @@ class MlflowClient:
         answer = self._call("POST", "model-versions/create", body=body, what=f"create a version of model {name!r}")
         return ModelVersion.from_json(answer.get("model_version") or {})
 
+    def create_webhook(self, name: str, url: str, secret: str) -> str:
+        """An MLflow registry webhook on alias moves (``MODEL_VERSION_ALIAS`` ``CREATED``) to ``url``."""
+        answer = self._call("POST", "webhooks", body={
+            "name": name, "url": url, "secret": secret,
+            "events": [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}],  # REST takes the enum names
+        }, what=f"create webhook {name!r}")
+        return str((answer.get("webhook") or {}).get("webhook_id", ""))
+
     # --- tracking --------------------------------------------------------------------------------------------
 
     def experiment_id(self, name: str, *, create: bool = True) -> str:
