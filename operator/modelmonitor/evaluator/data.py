@@ -1,10 +1,14 @@
 """Turn configured sources into streams of Arrow record batches: projected, windowed and labelled.
 
-Nothing here loads a dataset whole. A :class:`TableSource` re-opens its files on every pass (the reference
-profile needs more than one), reads only the columns the evaluation uses, and cuts rows to the time window
-batch by batch. Delayed labels are the one thing held in memory, as two columns (id and label) in a hash
-index, because a join needs one side at hand and labels are narrow. Schema problems (a configured column
-that is absent, a timestamp that is not a time) are found before the first batch is read.
+Nothing here loads a dataset whole, nor a row group whole: Parquet is decoded ``BATCH_ROWS`` rows at a time
+from column chunks read through a bounded buffer, so a file written as one huge row group costs no more
+memory than one written in small ones. Decoding runs one batch ahead in a thread (Arrow releases the GIL)
+while the caller accumulates the previous batch: both cores work, memory grows by one batch. A
+:class:`TableSource` re-opens its files on every pass (the reference profile needs more than one), reads
+only the columns the evaluation uses, and cuts rows to the time window batch by batch. Delayed labels are
+the one thing held in memory, as two columns (id and label) in a hash index, because a join needs one side
+at hand and labels are narrow. Schema problems (a configured column that is absent, a timestamp that is
+not a time) are found before the first batch is read.
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from modelmonitor.evaluator.errors import ConfigError, DataError, StorageError
 from modelmonitor.evaluator.inputs import format_of_path
+from modelmonitor.evaluator.parquet_stream import BATCH_ROWS, parquet_batches, prefetched
 from modelmonitor.evaluator.storage import (
     STORAGE_TIMEOUT_ENV,
     ResolvedFiles,
@@ -29,6 +34,9 @@ from modelmonitor.evaluator.storage import (
     list_files,
     storage_timeout,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 __all__ = [
     "BATCH_ROWS",
@@ -41,7 +49,6 @@ __all__ = [
     "open_source",
 ]
 
-BATCH_ROWS = 131_072
 # Read ahead little: the engine consumes batches more slowly than Arrow decodes them, so deep read-ahead
 # only parks decoded row groups in memory (at 10M rows the defaults, 16 batches / 4 files, cost ~3 GiB).
 BATCH_READAHEAD = 1
@@ -79,17 +86,18 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _file_format(name: str | None, paths: tuple[str, ...]) -> ds.FileFormat | str:
+def _format_name(name: str | None, paths: tuple[str, ...]) -> str:
     """The declared format, else the one the files' suffixes imply, else Parquet."""
     if name is None:
         name = next((found for found in map(format_of_path, paths) if found is not None), "parquet")
-    if name == "csv":
-        return ds.CsvFileFormat()
-    if name == "jsonl":
-        return ds.JsonFileFormat()
-    # pre_buffer keeps every row group's bytes it fetched until the file is closed: with one big file
-    # that is the whole file in memory. Without it, memory stays at about one row group per column.
-    return ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
+    return name
+
+
+def _text_format(name: str) -> ds.FileFormat:
+    """CSV or JSON lines through ``pyarrow.dataset``, imported only for them: it imports pandas (~0.5 s)."""
+    import pyarrow.dataset as ds
+
+    return ds.CsvFileFormat() if name == "csv" else ds.JsonFileFormat()
 
 
 def _read_failure(uri: str, error: Exception) -> Exception:
@@ -130,19 +138,24 @@ class TableSource:
         self.files = files
         self.field_path = field_path
         self.uri = files.location.uri
-        file_format = _file_format(format_name, files.paths)
+        self._parts: list[FilePart] = list(parts) if parts is not None else [(path, None) for path in files.paths]
+        self._text_dataset: ds.Dataset | None = None  # CSV / JSON lines; Parquet is read by pyarrow.parquet
+        name = _format_name(format_name, files.paths)
         try:
-            self._dataset: ds.Dataset = ds.dataset(list(files.paths), filesystem=files.filesystem, format=file_format)
-            self.schema: pa.Schema = self._dataset.schema
-            if parts is not None:
-                assert isinstance(file_format, ds.FileFormat)
-                fragments = [
-                    file_format.make_fragment(path, files.filesystem)
-                    if row_groups is None
-                    else file_format.make_fragment(path, files.filesystem, row_groups=list(row_groups))
-                    for path, row_groups in parts
-                ]
-                self._dataset = ds.FileSystemDataset(fragments, self.schema, file_format, files.filesystem)
+            if name == "parquet":
+                # the first file's schema is the dataset's, as pyarrow.dataset would infer it
+                self.schema: pa.Schema = pa.schema([])
+                if files.paths:
+                    with files.filesystem.open_input_file(files.paths[0]) as handle:
+                        self.schema = pq.read_schema(handle)
+            else:
+                import pyarrow.dataset as ds
+
+                self._text_dataset = ds.dataset(
+                    [path for path, _ in self._parts], filesystem=files.filesystem, format=_text_format(name)
+                )
+                self.schema = ds.dataset(list(files.paths), filesystem=files.filesystem,
+                                         format=_text_format(name)).schema
         except (OSError, pa.ArrowException) as error:
             implied = {found for found in map(format_of_path, files.paths) if found is not None}
             if format_name is not None and implied and format_name not in implied:
@@ -186,6 +199,20 @@ class TableSource:
         filtering = window is not None and timestamp_column is not None and (window.start or window.end)
         if filtering and timestamp_column not in read_columns:
             read_columns.append(timestamp_column or "")
+        yield from prefetched(self._windowed(read_columns, present, timestamp_column, window,
+                                              null_timestamps, timestamp_unit))
+
+    def _windowed(
+        self,
+        read_columns: list[str],
+        present: list[str],
+        timestamp_column: str | None,
+        window: TimeWindow | None,
+        null_timestamps: RowCount | None,
+        timestamp_unit: str,
+    ) -> Iterator[pa.RecordBatch]:
+        """:meth:`batches` minus the thread: decoded, cut to the window, read failures named."""
+        filtering = window is not None and timestamp_column is not None and (window.start or window.end)
         try:
             for batch in self._decoded(read_columns):
                 if batch.num_rows == 0:
@@ -206,19 +233,21 @@ class TableSource:
             raise _read_failure(self.uri, error) from None
 
     def _decoded(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        """Parquet one row group at a time, decoded on demand; other formats through Arrow's scanner.
+        """Parquet ``BATCH_ROWS`` rows at a time, decoded on demand; other formats through Arrow's scanner.
 
         The scanner decodes ahead of a slower consumer into its queue, so its memory grows with the rows until
         its own back-pressure limit (bench/reader_memory.py measures it: 991 MiB against 349 MiB on 10M rows).
-        Reading row group by row group keeps peak memory at about one row group, whatever the row count.
+        Reading a row group whole bounds memory by the row group, which is the whole file when it was written
+        as one; ``ParquetFile.iter_batches`` decodes column chunks page by page into batches, so peak memory
+        is a few batches plus the read buffers, whatever the row count and the row-group size.
         """
-        dataset = self._dataset
-        if isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.ParquetFileFormat):
-            for fragment in dataset.get_fragments():
-                for row_group in fragment.split_by_row_group():
-                    table = row_group.to_table(schema=self.schema, columns=columns, use_threads=True)
-                    yield from table.to_batches(BATCH_ROWS)
+        dataset = self._text_dataset
+        if dataset is None:
+            for path, row_groups in self._parts:
+                yield from parquet_batches(self.files, path, row_groups, columns, self.schema)
             return
+        import pyarrow.dataset as ds
+
         # Text formats file by file, so that text that is not UTF-8 is named by file and row.
         for fragment in dataset.get_fragments():
             path = str(getattr(fragment, "path", self.uri))
@@ -401,6 +430,8 @@ class LabelIndex:
     def __init__(self, join_on: str, ids: pa.Array, labels: pa.Array, rows_read: int) -> None:
         self.join_on = join_on
         self.rows_read = rows_read
+        import pandas as pd  # here: only a run with delayed labels pays for pandas (~0.2-0.3 s to import)
+
         id_values = ids.to_pandas()
         keep = ~pd.Index(id_values).duplicated(keep="last")
         self._index = pd.Index(id_values[keep])
