@@ -8,6 +8,7 @@ decoding thread reaches the caller as the usual named error, and a caller that s
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -130,3 +131,20 @@ def test_a_parquet_evaluation_imports_neither_pandas_nor_pyarrow_dataset(tmp_pat
     )
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert completed.stdout.split() == ["1000", "False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"), [({}, "system"), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "mimalloc")]
+)
+def test_an_evaluation_process_allocates_with_the_system_allocator_unless_told(
+    environment: dict[str, str], expected: str
+) -> None:
+    script = (
+        "import pyarrow as pa\n"
+        "from modelmonitor.evaluator.parquet_stream import use_system_memory_pool\n"
+        "use_system_memory_pool()\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"} | environment
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert completed.stdout.strip() == expected
