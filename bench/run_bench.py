@@ -1,6 +1,7 @@
 """Run every contender on the same data and print one Markdown table row each (wall time, peak RSS, rows/s).
 
     python bench/run_bench.py --rows 1000000 [--repeat 3] [--skip-evidently] [--skip-straightforward]
+                              [--single-row-group] [--json bench/results-....json] [--tag after]
 
 Each contender runs ``--repeat`` times (cold runs each start without the cached profile); the row gives the
 median wall time and median peak RSS, the spread, and the 1-minute load average around the runs (the
@@ -10,6 +11,10 @@ Contenders: the evaluator cold (reference profiled in the run) and warm (profile
 both writing result.json and the HTML report; the straightforward pandas + scipy + scikit-learn script;
 Evidently's data-drift + classification presets with its HTML report (in bench/.venv-evidently).
 Rows/s counts reference + current rows. Run on a quiet machine: the numbers are wall-clock.
+
+``--single-row-group`` rewrites the same data with each file as ONE Parquet row group (the case where a
+reader that holds a row group holds the whole file) and runs on that copy. ``--json`` writes the raw
+numbers of every run (wall, CPU seconds, peak RSS, load before and after) for committing beside the README.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -54,15 +62,17 @@ def measure(command: list[str]) -> dict[str, float]:
     return result
 
 
-def measure_repeatedly(command: list[str], repeat: int, before: list[str] | None = None) -> dict[str, float]:
+def measure_repeatedly(command: list[str], repeat: int, before: list[str] | None = None) -> dict[str, Any]:
     """Median wall time and peak RSS of ``repeat`` runs; ``before`` is removed before each run (a cache)."""
-    runs = []
+    runs: list[dict[str, float]] = []
     loads = [os.getloadavg()[0]]
     for _ in range(repeat):
         for path in before or []:
             shutil.rmtree(path, ignore_errors=True)
-        runs.append(measure(command))
+        load_before = os.getloadavg()[0]
+        run = measure(command)
         loads.append(os.getloadavg()[0])
+        runs.append({**run, "loadBefore": round(load_before, 2), "loadAfter": round(loads[-1], 2)})
     seconds = [run["seconds"] for run in runs]
     return {
         "seconds": statistics.median(seconds),
@@ -72,6 +82,7 @@ def measure_repeatedly(command: list[str], repeat: int, before: list[str] | None
         "cpuSeconds": statistics.median(run["cpuSeconds"] for run in runs),
         "loadLow": min(loads),
         "loadHigh": max(loads),
+        "runs": runs,
     }
 
 
@@ -82,6 +93,9 @@ def main() -> None:
     parser.add_argument("--skip-straightforward", action="store_true")
     parser.add_argument("--skip-modelmonitor", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--single-row-group", action="store_true", help="each file as one Parquet row group")
+    parser.add_argument("--json", type=Path, default=None, help="write the raw numbers of every run here")
+    parser.add_argument("--tag", default="", help="a free-form note stored in the JSON (e.g. before / after)")
     arguments = parser.parse_args()
     label = f"{arguments.rows // 1_000_000}m" if arguments.rows >= 1_000_000 else str(arguments.rows)
     data = BENCH / "data" / label
@@ -91,6 +105,13 @@ def main() -> None:
         subprocess.run(
             [str(PYTHON), str(BENCH / "generate.py"), "--rows", str(arguments.rows), "--out", str(data)], check=True
         )
+    if arguments.single_row_group:
+        single = BENCH / "data" / f"{label}-1rg"
+        for name in ("reference.parquet", "current.parquet"):
+            if not (single / name).exists():
+                subprocess.run([str(PYTHON), str(BENCH / "one_row_group.py"), str(data / name), str(single / name)],
+                               check=True)
+        data, label = single, f"{label}-1rg"
     reference, current = data / "reference.parquet", data / "current.parquet"
     config = out / f"config-{label}.yaml"
     config.write_text(CONFIG.format(reference=reference, current=current))
@@ -155,6 +176,21 @@ def main() -> None:
                 ),
             )
         )
+    if arguments.json is not None:
+        document = {
+            "tag": arguments.tag,
+            "rowsEach": arguments.rows,
+            "data": label,
+            "rowGroups": "one per file" if arguments.single_row_group else "generate.py's (250,000 rows)",
+            "repeat": repeat,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                     capture_output=True, text=True, check=False).stdout.strip(),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "results": [{"contender": name, **result} for name, result in rows],
+        }
+        arguments.json.parent.mkdir(parents=True, exist_ok=True)
+        arguments.json.write_text(json.dumps(document, indent=1) + "\n")
     for name, result in rows:
         print(
             f"| {label} | {name} | {result['seconds']:.1f} s ({result['fastest']:.1f}-{result['slowest']:.1f}) | "
