@@ -25,13 +25,22 @@ from tests.integration.registry.test_operator_registry import registry_monitor
 pytestmark = [pytest.mark.cluster, pytest.mark.s3]
 
 
+def _stop(operator: OperatorProcess) -> None:
+    """Stop the session's operator with time to exit (its own kill waits 0.1 s, too short on a loaded machine)."""
+    if operator.process is not None:
+        operator.process.stop(timeout=15)
+        operator.process = None
+
+
 @pytest.fixture
 def webhook_port(operator: OperatorProcess) -> Iterator[int]:
     port = free_port()
+    _stop(operator)
     operator.restart_with(args=[f"--registry-webhook-port={port}"])
     try:
         yield port
     finally:
+        _stop(operator)
         operator.restart_with()  # the session's operator as it was
 
 
