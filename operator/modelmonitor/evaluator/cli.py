@@ -209,11 +209,8 @@ def _write_summary(summary: dict[str, Any], explicit_path: str | None, quiet: bo
 
 
 def _evaluate(arguments: argparse.Namespace) -> int:
-    from modelmonitor.evaluator.parquet_stream import use_system_memory_pool
     from modelmonitor.evaluator.run import EvaluationRun, RunOptions, run_evaluation
     from modelmonitor.evaluator.sharding import run_reduce, run_shard, shard_from_environment
-
-    use_system_memory_pool()
 
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     run_id = arguments.run_id or _default_run_id()

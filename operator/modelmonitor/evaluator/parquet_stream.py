@@ -12,7 +12,6 @@ caller accumulates.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 
 from modelmonitor.evaluator.storage import ResolvedFiles
 
-__all__ = ["BATCH_ROWS", "parquet_batches", "prefetched", "use_system_memory_pool"]
+__all__ = ["BATCH_ROWS", "parquet_batches", "prefetched"]
 
 BATCH_ROWS = 131_072
 #: Decoded batches waiting for the consumer (the decoding thread is at most this many batches ahead).
@@ -82,17 +81,6 @@ def _row_group_batches(
         yield from parquet.iter_batches(
             batch_size=BATCH_ROWS, row_groups=[row_group], columns=columns, use_threads=PARALLEL_COLUMNS
         )
-
-
-def use_system_memory_pool() -> None:
-    """Arrow buffers from the C library's allocator, not the bundled mimalloc (process-wide: evaluator only).
-
-    mimalloc keeps freed pages per thread, and the decoding thread frees what the caller's thread used:
-    at 1M rows the evaluation peaked at ~470 MiB with it and ~400 MiB without, in the same CPU time
-    (bench/README.md). ``ARROW_DEFAULT_MEMORY_POOL``, when set, still wins.
-    """
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        pa.set_memory_pool(pa.system_memory_pool())
 
 
 _DONE = object()

@@ -136,13 +136,13 @@ def test_a_parquet_evaluation_imports_neither_pandas_nor_pyarrow_dataset(tmp_pat
 @pytest.mark.parametrize(
     ("environment", "expected"), [({}, "system"), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "mimalloc")]
 )
-def test_an_evaluation_process_allocates_with_the_system_allocator_unless_told(
+def test_the_evaluator_command_allocates_with_the_system_allocator_unless_told(
     environment: dict[str, str], expected: str
 ) -> None:
     script = (
+        "from modelmonitor.cli import evaluator_environment\n"
+        "evaluator_environment()\n"
         "import pyarrow as pa\n"
-        "from modelmonitor.evaluator.parquet_stream import use_system_memory_pool\n"
-        "use_system_memory_pool()\n"
         "print(pa.default_memory_pool().backend_name)\n"
     )
     env = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"} | environment
