@@ -8,6 +8,8 @@ KubeError
 
 from __future__ import annotations
 
+import json
+
 from kubernetes.client.exceptions import ApiException
 
 
@@ -40,4 +42,11 @@ def translate(error: ApiException, verb: str, what: str) -> KubeError:
         return Conflict(message, 409)
     if error.status == 403:
         return Forbidden(message, 403)
+    if error.status == 422:  # Invalid: the API server's message names the refused field
+        try:
+            detail = str(json.loads(error.body or "{}").get("message") or "")
+        except (ValueError, AttributeError):
+            detail = ""
+        if detail:
+            message = f"{message}: {detail[:1000]}"
     return KubeError(message, error.status)

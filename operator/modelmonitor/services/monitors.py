@@ -11,6 +11,7 @@ from modelmonitor.api.errors import SpecError
 from modelmonitor.api.parsing import parse_spec
 from modelmonitor.api.secrets import secret_references
 from modelmonitor.controller.settings import OperatorSettings
+from modelmonitor.kube.errors import KubeError
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.manifests import (
     build_config_map,
@@ -50,9 +51,18 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
     credential_keys = None
     if spec.data.store.credentials_secret:  # only the key names are used: which naming convention it follows
         credential_keys = choose_credential_keys(store.read_secret(namespace, spec.data.store.credentials_secret))
-    store.apply(build_config_map(dict(monitor), spec))
-    store.apply(build_cron_job(dict(monitor), spec, settings.evaluator_image, credential_keys=credential_keys,
-                               service_account=settings.evaluator_service_account))
+    try:
+        store.apply(build_config_map(dict(monitor), spec))
+        store.apply(build_cron_job(dict(monitor), spec, settings.evaluator_image, credential_keys=credential_keys,
+                                   service_account=settings.evaluator_service_account))
+    except KubeError as error:
+        if error.status != 422:
+            raise
+        # The spec passed the CRD but an object built from it did not (e.g. a schedule the CronJob refuses):
+        # a condition naming the field, not a handler failing on every retry.
+        return ReconcileResult(configured_status(status, generation, False, "Rejected",
+                                                 f"the API server refused an object built from this spec: {error}",
+                                                 now), False)
     message = "evaluations are suspended" if spec.suspend else f"evaluations scheduled at '{spec.schedule}'"
     return ReconcileResult(configured_status(status, generation, True, "Scheduled", message, now), True)
 
