@@ -14,6 +14,10 @@ A record, as stored in status (camelCase because it is part of the CRD's status 
 
 ``rules`` lists the rules the evaluation violated (``metric:f1``, ``drift:dataset`` ...), so that a rollback
 policy restricted to named rules can count consecutive violations of those rules only.
+
+``artifact`` (optional) says exactly what the version is, when a model registry tells: its source URI, the run
+that produced it, and the content hash of a DVC-tracked artifact (``{"source": ..., "runId": ...,
+"dvcMd5": ...}``), so a rollback names what it restores (:func:`with_artifact`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = [
     "last_healthy_version",
     "parse_timestamp",
     "record_evaluation",
+    "with_artifact",
 ]
 
 DEFAULT_VERSION_LIMIT = 20
@@ -64,6 +69,7 @@ class VersionRecord(TypedDict):
     evaluations: int
     everHealthy: bool
     lastHealthyAt: NotRequired[str]
+    artifact: NotRequired[dict[str, str]]
     recentVerdicts: list[VerdictRecord]
 
 
@@ -207,7 +213,19 @@ def _copy_record(record: Mapping[str, Any]) -> VersionRecord:
     )
     if record.get("lastHealthyAt"):
         copied["lastHealthyAt"] = str(record["lastHealthyAt"])
+    if record.get("artifact"):
+        copied["artifact"] = {str(key): str(value) for key, value in dict(record["artifact"]).items()}
     return copied
+
+
+def with_artifact(versions: Sequence[Mapping[str, Any]], version: str,
+                  artifact: Mapping[str, str]) -> list[VersionRecord]:
+    """``versions`` with ``artifact`` (source URI, run id, DVC content hash) recorded for ``version``."""
+    records = [_copy_record(record) for record in versions]
+    for record in records:
+        if record["version"] == version and artifact:
+            record["artifact"] = {str(key): str(value) for key, value in artifact.items() if value}
+    return records
 
 
 def _bound(records: list[VersionRecord], *, keep: str, limit: int) -> list[VersionRecord]:

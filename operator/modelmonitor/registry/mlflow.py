@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+#: Model-version tags that carry the content hash of a DVC-tracked artifact.
+DVC_HASH_TAGS = ("dvc.md5", "dvc_md5", "dvc.hash")
 API = "/api/2.0/mlflow"
 
 #: Called with every URL before it is requested; raises to refuse it (the operator's outbound allow-list).
@@ -81,6 +83,16 @@ class ModelVersion:
     source: str | None = None
     aliases: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    def artifact(self) -> dict[str, str]:
+        """What the version is: its source URI, its run, and the content hash of a DVC-tracked artifact when the
+        version is tagged with one (``dvc.md5``, as DVC names it; ``dvc.path`` for the file)."""
+        artifact = {"source": self.source or "", "runId": self.run_id or ""}
+        digest = next((self.tags[tag] for tag in DVC_HASH_TAGS if self.tags.get(tag)), "")
+        if digest:
+            artifact["dvcMd5"] = digest
+            artifact["dvcPath"] = self.tags.get("dvc.path", "")
+        return {key: value for key, value in artifact.items() if value}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelVersion:

@@ -68,7 +68,7 @@ class MlflowAliasTarget:
         try:
             with self.open_client() as client:
                 try:
-                    client.model_version(self.model, version)
+                    restored = client.model_version(self.model, version)
                 except RegistryNotFound:
                     raise RollbackVersionUnknown(
                         f"version {version} of MLflow model {self.model} does not exist (deleted from the registry?)"
@@ -86,7 +86,7 @@ class MlflowAliasTarget:
                 plan = PlannedMove(
                     kind="mlflowAlias", target=self.description, to_version=version, from_version=current,
                     description=f"{verb} {self.description} from version {current} to {version}",
-                    details={"model": self.model, "alias": self.alias},
+                    details={"model": self.model, "alias": self.alias, "artifact": restored.artifact()},
                 )
                 if dry_run or current == version:
                     return plan

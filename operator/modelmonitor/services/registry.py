@@ -30,7 +30,7 @@ from modelmonitor.api.model import MlflowRegistrySpec
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.status import replacing_patch, set_condition
-from modelmonitor.reconcile.versions import format_timestamp
+from modelmonitor.reconcile.versions import format_timestamp, with_artifact
 from modelmonitor.registry.errors import RegistryConfigError, RegistryError, RegistryNotAllowed
 from modelmonitor.registry.mlflow import MlflowClient, MlflowCredentials, OutboundCheck
 from modelmonitor.registry.runs import build_evaluation_run, default_experiment, log_evaluation
@@ -72,6 +72,7 @@ class Resolution:
     version: str | None
     error: RegistryError | None
     at: datetime
+    artifact: Mapping[str, str] | None = None
 
 
 def mlflow_check(outbound: OutboundPolicy | None) -> OutboundCheck | None:
@@ -148,7 +149,7 @@ def resolve_version(store: KubeStore, monitor: Mapping[str, Any], *, outbound: O
             version = client.version_by_alias(spec.name, spec.alias)
     except RegistryError as error:
         return Resolution(spec, None, error, now)
-    return Resolution(spec, version.version or None, None, now)
+    return Resolution(spec, version.version or None, None, now, version.artifact())
 
 
 def with_resolution(patch: dict[str, Any], status: Mapping[str, Any], resolution: Resolution,
@@ -166,6 +167,8 @@ def with_resolution(patch: dict[str, Any], status: Mapping[str, Any], resolution
     if resolution.error is not None:
         record["error"] = resolution.error.message
     patch["registry"] = {"mlflow": {key: value for key, value in record.items() if value is not None}}
+    if resolution.version and resolution.artifact and patch.get("versions"):
+        patch["versions"] = with_artifact(patch["versions"], resolution.version, resolution.artifact)
     conditions = patch.get("conditions") or list(status.get("conditions") or [])
     if resolution.error is not None:
         message = (f"alias {spec.alias!r} of MLflow model {spec.name!r} could not be resolved; the evaluation "

@@ -34,6 +34,7 @@ def test_the_target_reads_the_alias_and_moves_it_back_tagging_the_version_left(
     assert mlflow.version_by_alias(model_name, "champion").version == "2"
     assert (moved.from_version, moved.to_version) == ("3", "2")
     assert moved.to_dict()["type"] == "mlflowAlias"
+    assert moved.details["artifact"] == {"source": f"s3://models/{model_name}/2"}  # what was put back
     assert mlflow.model_version(model_name, "3").tags[ROLLED_BACK_TAG] == \
         "@champion moved to version 2 at 2026-12-01T12:00:00Z"
     assert ROLLED_BACK_TAG not in mlflow.model_version(model_name, "2").tags

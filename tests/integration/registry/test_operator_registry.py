@@ -50,6 +50,7 @@ def test_the_alias_names_the_evaluated_version_and_each_evaluation_is_logged_to_
 ) -> None:
     register_versions(mlflow, model_name, 2)
     mlflow.set_alias(model_name, "champion", "1")
+    mlflow.set_version_tag(model_name, "1", "dvc.md5", "5d41402abc4b2a76b9719d911017c592")  # a DVC-tracked file
     world.upload_credit_data("reference/", 5_000, seed=70, drift=0.0)
     world.upload_credit_data("current/", 2_000, seed=71, drift=0.0)
     world.apply(registry_monitor(world, "reg", mlflow_server, model_name))
@@ -59,6 +60,8 @@ def test_the_alias_names_the_evaluated_version_and_each_evaluation_is_logged_to_
     assert status["lastEvaluation"]["modelVersion"] == "1"
     assert status["history"][0]["modelVersion"] == "1"
     assert [record["version"] for record in status["versions"]] == ["1"]
+    assert status["versions"][0]["artifact"] == {"source": f"s3://models/{model_name}/1",
+                                                 "dvcMd5": "5d41402abc4b2a76b9719d911017c592"}
     assert status["registry"]["mlflow"]["version"] == "1"
     synced = condition(monitor, "RegistrySynced")
     assert synced["status"] == "True", synced
