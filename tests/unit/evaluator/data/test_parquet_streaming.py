@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from modelmonitor.cli import EVALUATOR_ARROW_MEMORY_POOL
 from modelmonitor.evaluator import data, parquet_stream
 from modelmonitor.evaluator.data import BATCH_ROWS, open_source
 from modelmonitor.evaluator.errors import DataError
@@ -134,9 +135,10 @@ def test_a_parquet_evaluation_imports_neither_pandas_nor_pyarrow_dataset(tmp_pat
 
 
 @pytest.mark.parametrize(
-    ("environment", "expected"), [({}, "system"), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "mimalloc")]
+    ("environment", "expected"),
+    [({}, EVALUATOR_ARROW_MEMORY_POOL), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "mimalloc")],
 )
-def test_the_evaluator_command_allocates_with_the_system_allocator_unless_told(
+def test_the_evaluator_command_allocates_with_its_own_allocator_unless_told(
     environment: dict[str, str], expected: str
 ) -> None:
     script = (
