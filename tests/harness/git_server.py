@@ -129,7 +129,7 @@ def _handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHa
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().strip() or b"0", 16)
                     if size == 0:
