@@ -315,7 +315,8 @@ class RealNode:
         for reference in [pause_image(self.binaries.pause), *self.images]:
             image_id = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", reference], env=env,
                                       check=True, capture_output=True, text=True).stdout.strip()
-            if self.image_label(reference) == image_id:
+            previous = self.image_label(reference)
+            if previous == image_id:
                 continue
             save = subprocess.Popen(["podman", "save", reference], env=env, stdout=subprocess.PIPE)
             imported = self._ctr("images", "import", "-", check=False, stdin=save.stdout)
@@ -323,6 +324,8 @@ class RealNode:
             if save.returncode != 0 or imported.returncode != 0:
                 raise NodeError(f"could not import {reference} into containerd")
             self._ctr("images", "label", reference, f"{IMAGE_ID_LABEL}={image_id}")
+            if previous:  # the replaced build's content goes with its last reference (containerd's root persists)
+                self._ctr("images", "rm", f"sha256:{previous}", check=False)
 
     def kill_container(self, container_id: str) -> None:
         """SIGKILL a pod's container (`containerd://<id>` from the pod's status), as the kernel's OOM killer would."""
