@@ -88,30 +88,32 @@ def _cluster(request: pytest.FixtureRequest, workdir: Path) -> Iterator[RealClus
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-realnode-"))
-    with _cluster(request, workdir) as cluster:
-        kube = KubeCluster(cluster.plane.kubeconfig, cluster.plane.server, existing=False, plane=cluster.plane,
-                           real=cluster)
-        (workdir / "minio").mkdir()
-        s3 = MinioServer(workdir / "minio", find_minio(), host=GATEWAY)
-        s3.start()
-        liveness = free_port()
-        operator = ManagedProcess("operator", [
-            sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
-            f"--liveness=http://127.0.0.1:{liveness}/healthz", f"--metrics-port={free_port()}",
-            f"--evaluator-image={cluster.image}", "--log-format=plain", "--verbose",
-        ], workdir / "operator.log", env=kube.env)
-        try:
-            subprocess.run([str(KUBECTL), "apply", "--server-side", "-f", str(REPO_ROOT / "crds")], env=kube.env,
-                           check=True, capture_output=True)
-            wait_until(lambda: _ok(f"http://127.0.0.1:{liveness}/healthz"), 60, what="the operator's liveness")
-            yield Stack(cluster, kube, s3, operator)
-        finally:
-            operator.stop()
-            s3.stop()
-            if os.environ.get("KEEP_TEST_LOGS") == "1":
-                shutil.copytree(workdir, Path(tempfile.mkdtemp(prefix="modelmonitor-realnode-logs-")) / "logs",
-                                ignore=shutil.ignore_patterns("*.sock", "root", "state"), dirs_exist_ok=True)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        with _cluster(request, workdir) as cluster:
+            kube = KubeCluster(cluster.plane.kubeconfig, cluster.plane.server, existing=False, plane=cluster.plane,
+                               real=cluster)
+            (workdir / "minio").mkdir()
+            s3 = MinioServer(workdir / "minio", find_minio(), host=GATEWAY)
+            s3.start()
+            liveness = free_port()
+            operator = ManagedProcess("operator", [
+                sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
+                f"--liveness=http://127.0.0.1:{liveness}/healthz", f"--metrics-port={free_port()}",
+                f"--evaluator-image={cluster.image}", "--log-format=plain", "--verbose",
+            ], workdir / "operator.log", env=kube.env)
+            try:
+                subprocess.run([str(KUBECTL), "apply", "--server-side", "-f", str(REPO_ROOT / "crds")], env=kube.env,
+                               check=True, capture_output=True)
+                wait_until(lambda: _ok(f"http://127.0.0.1:{liveness}/healthz"), 60, what="the operator's liveness")
+                yield Stack(cluster, kube, s3, operator)
+            finally:
+                operator.stop()
+                s3.stop()
+                if os.environ.get("KEEP_TEST_LOGS") == "1":
+                    shutil.copytree(workdir, Path(tempfile.mkdtemp(prefix="modelmonitor-realnode-logs-")) / "logs",
+                                    ignore=shutil.ignore_patterns("*.sock", "root", "state"), dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _ok(url: str) -> bool:
