@@ -61,7 +61,7 @@ CASES = {
         lambda document: _set("spec.model.task", "multiclass-classification")(
             _set("spec.metrics", [{"name": "precision", "min": 0.5}])(document)
         ),
-        "spec.metrics[0].name: precision cannot be computed for a multiclass-classification model",
+        "spec.metrics: spec.metrics of a multiclass-classification model must not have precision",
     ),
 }
 
