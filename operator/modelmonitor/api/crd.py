@@ -68,6 +68,8 @@ def _printer_columns() -> list[dict[str, Any]]:
             "type": "string",
             "jsonPath": ".status.comparison.decision",
             "description": "spec.challenger's decision: challenger-better, challenger-worse, ... or inconclusive.",
+            # -o wide only: most monitors have no challenger, and the default view stays the one DESIGN promises
+            "priority": 1,
         },
         {
             "name": "Last-Evaluated",
