@@ -166,6 +166,10 @@ class TableSource:
                 ) from None
             raise _read_failure(self.uri, error) from None
 
+    def _file_uri(self, path: str) -> str:
+        """A file of the dataset as the user wrote its location: ``s3://bucket/key`` or the local path."""
+        return f"s3://{path}" if self.files.location.is_s3 else path
+
     @property
     def column_names(self) -> list[str]:
         return list(self.schema.names)
@@ -244,7 +248,10 @@ class TableSource:
         dataset = self._text_dataset
         if dataset is None:
             for path, row_groups in self._parts:
-                yield from parquet_batches(self.files, path, row_groups, columns, self.schema)
+                try:
+                    yield from parquet_batches(self.files, path, row_groups, columns, self.schema)
+                except (OSError, pa.ArrowException) as error:  # name the file, not only the prefix
+                    raise _read_failure(self._file_uri(path), error) from None
             return
         import pyarrow.dataset as ds
 
