@@ -108,6 +108,21 @@ def node_agent(kube_cluster: KubeCluster) -> Iterator[NodeAgent | None]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+# The stand-in model servers the rollback tests deploy: the version is the image tag. The node agent runs any
+# name; on the real node these names are the pause image (it runs until stopped), tagged in containerd.
+MODEL_SERVER_IMAGES = [*(f"registry.local/credit-model:{tag}" for tag in [*map(str, range(1, 10)), "stable"]),
+                       *(f"registry.local/model:{version}" for version in range(1, 10))]
+
+
+@pytest.fixture(scope="session")
+def model_server_images(kube_cluster: KubeCluster) -> list[str]:
+    """MODEL_SERVER_IMAGES, startable on the session's node (a test using other names adds them here)."""
+    if kube_cluster.real is not None:
+        for reference in MODEL_SERVER_IMAGES:
+            kube_cluster.real.node.alias_image(reference)
+    return MODEL_SERVER_IMAGES
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[MinioServer]:
     workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-minio-"))

@@ -327,9 +327,28 @@ class RealNode:
             if previous:  # the replaced build's content goes with its last reference (containerd's root persists)
                 self._ctr("images", "rm", f"sha256:{previous}", check=False)
 
+    def alias_image(self, reference: str, source: str = PAUSE_IMAGE) -> None:
+        """Make `reference` name `source` in containerd (default the pause image: it runs until stopped), so a
+        test's stand-in model server (`registry.local/model:2`) starts without a registry; no pull is tried
+        for a present tag."""
+        self._ctr("images", "tag", "--force", source, reference)
+
     def kill_container(self, container_id: str) -> None:
         """SIGKILL a pod's container (`containerd://<id>` from the pod's status), as the kernel's OOM killer would."""
         self._ctr("tasks", "kill", "--signal", "SIGKILL", container_id.removeprefix("containerd://"))
+
+    def container_pid(self, container_id: str) -> int | None:
+        """The host PID of a pod's running container (`containerd://<id>`), for reading its /proc; None if none."""
+        wanted = container_id.removeprefix("containerd://")
+        for line in self._ctr("tasks", "ls", check=False).stdout.splitlines()[1:]:
+            task, pid, status, *_ = [*line.split(), "", "", ""]
+            if task == wanted and status == "RUNNING" and pid.isdigit():
+                return int(pid)
+        return None
+
+    def pod_directory(self, uid: str) -> Path:
+        """The kubelet's folder of a pod: its volumes are under `volumes/<plugin>/<volume name>/`."""
+        return self.workdir / "kubelet" / "pods" / uid
 
     def image_label(self, reference: str) -> str | None:
         listed = self._ctr("images", "ls", f"name=={reference}", check=False)

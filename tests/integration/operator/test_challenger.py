@@ -17,7 +17,7 @@ from tests.harness.datasets import credit_scoring, parquet_bytes
 from tests.harness.processes import wait_until
 from tests.integration.operator.conftest import MonitorWorld, OperatorProcess, condition
 
-pytestmark = [pytest.mark.cluster, pytest.mark.s3]
+pytestmark = [pytest.mark.cluster, pytest.mark.s3, pytest.mark.usefixtures("model_server_images")]
 
 CHALLENGER = {"version": "2", "prediction": "pred_v2", "score": "proba_v2", "metrics": ["accuracy", "roc_auc"]}
 

@@ -14,7 +14,7 @@ from tests.integration.alerts.servers import HttpRecorder
 from tests.integration.operator.conftest import MonitorWorld, OperatorProcess, condition
 from tests.integration.operator.test_alerting import _secret
 
-pytestmark = [pytest.mark.cluster, pytest.mark.s3]
+pytestmark = [pytest.mark.cluster, pytest.mark.s3, pytest.mark.usefixtures("model_server_images")]
 
 
 def _deployment(name: str, version: str, by: str) -> dict[str, Any]:

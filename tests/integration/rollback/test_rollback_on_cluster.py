@@ -34,7 +34,7 @@ from modelmonitor.rollback.apply import (
 )
 from tests.conftest import KubeCluster
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("model_server_images")]
 
 HERE = Path(__file__).parent
 Value = TypeVar("Value")
