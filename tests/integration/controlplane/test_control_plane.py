@@ -1,5 +1,6 @@
 """The local control plane behaves like a cluster: CRDs serve custom objects, Jobs run pods to completion
-through the real Job controller (pods run by the test node agent), and owner references garbage-collect."""
+through the real Job controller (pods run by the test node agent, or in the project's image on the real node),
+and owner references garbage-collect."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from tests.conftest import KubeCluster
 from tests.harness.processes import wait_until
+from tests.integration.conftest import EVALUATOR_IMAGE
 
 pytestmark = pytest.mark.cluster
 
@@ -38,7 +40,7 @@ def _job(name: str, script: str, **spec: Any) -> dict[str, Any]:
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
         "spec": {"backoffLimit": 0, **spec, "template": {"spec": {
             "restartPolicy": "Never",
-            "containers": [{"name": "main", "image": "modelmonitor:dev", "command": ["python", "-c", script],
+            "containers": [{"name": "main", "image": EVALUATOR_IMAGE, "command": ["python", "-c", script],
                             "terminationMessagePolicy": "FallbackToLogsOnError"}],
         }}},
     }
