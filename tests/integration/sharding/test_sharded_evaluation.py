@@ -1,5 +1,5 @@
 """A sharded run (Indexed Job -> partials -> reduce Job) through the real control plane, the operator, the node
-agent and MinIO gives exactly the single-shard result; a killed shard is retried; a shard that cannot finish
+(agent or real) and MinIO gives exactly the single-shard result; a killed shard is retried; a shard that cannot finish
 makes the run EvaluationFailed naming it."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import KubeCluster
 from tests.harness.datasets import credit_scoring, parquet_bytes
 from tests.harness.node_agent import NodeAgent
 from tests.harness.processes import wait_until
@@ -85,25 +86,34 @@ def test_three_shards_give_the_single_shard_result(data: MonitorWorld, operator:
     assert names == ["partial-0.json", "partial-1.json", "partial-2.json", "plan.json"]
 
 
-def _kill_first_attempt(agent: NodeAgent, job_name: str, index: int, timeout: float = 60) -> str:
-    """SIGKILL the process of shard ``index`` (what the OOM killer does) as soon as it runs; the pod's name."""
+def _kill_first_attempt(world: MonitorWorld, cluster: KubeCluster, agent: NodeAgent | None, job_name: str,
+                        index: int, timeout: float = 60) -> str:
+    """SIGKILL the container of shard ``index`` (what the OOM killer does) as soon as it runs; the pod's name.
+    The pod is found through the API; the kill goes to its containerd task on the real node, else to the node
+    agent's process for it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with agent._lock:
-            runs = list(agent._runs.values())
-        for run in runs:
-            if not run.name.startswith(f"{job_name}-{index}-"):
+        pods = world.core.list_namespaced_pod(world.namespace, label_selector=f"job-name={job_name}").items
+        for pod in pods:
+            if pod.metadata.annotations.get("batch.kubernetes.io/job-completion-index") != str(index):
                 continue
-            for container in run.containers.values():
-                if container.process is not None and container.process.poll() is None:
-                    os.killpg(container.process.pid, signal.SIGKILL)
-                    return run.name
-        time.sleep(0.02)
+            if cluster.real is not None:
+                for status in pod.status.container_statuses or []:
+                    if status.state.running is not None and status.container_id:
+                        cluster.real.node.kill_container(status.container_id)
+                        return str(pod.metadata.name)
+            elif agent is not None:
+                process = agent.container_process(world.namespace, pod.metadata.name,
+                                                  pod.spec.containers[0].name)
+                if process is not None and process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    return str(pod.metadata.name)
+        time.sleep(0.05)
     raise AssertionError(f"shard {index} of {job_name} never ran")
 
 
 def test_a_killed_shard_is_retried_and_the_result_still_equals(
-    data: MonitorWorld, operator: OperatorProcess, node_agent: NodeAgent
+    data: MonitorWorld, operator: OperatorProcess, kube_cluster: KubeCluster, node_agent: NodeAgent | None
 ) -> None:
     world = data
     world.apply(world.monitor("single", **_spec(world, "current/", 1)))
@@ -113,7 +123,7 @@ def test_a_killed_shard_is_retried_and_the_result_still_equals(
     world.run_now("retried")
     wait_until(lambda: _jobs(world, "retried", "shards"), 60, interval=0.1, what="the shards Job")
     job_name = _jobs(world, "retried", "shards")[0].metadata.name
-    killed_pod = _kill_first_attempt(node_agent, job_name, 1)
+    killed_pod = _kill_first_attempt(world, kube_cluster, node_agent, job_name, 1)
 
     sharded = _evaluated(world, "retried")["status"]["lastEvaluation"]
     for key in ("metrics", "drift", "verdict", "rows"):
