@@ -96,7 +96,8 @@ def test_s3_down_during_an_evaluation_is_a_condition_then_recovers(world: Monito
     """The monitor's own MinIO stops: the evaluation fails into the EvaluationFailed condition and one
     `evaluation_failed` alert (no crash loop); MinIO comes back on the same endpoint: the next evaluation
     succeeds, the condition clears and one RESOLVED is sent. Everything read back from the API server."""
-    s3 = MinioServer(tmp_path / "minio", find_minio())
+    # On the session MinIO's address: loopback, or the real node's bridge gateway that pods can reach.
+    s3 = MinioServer(tmp_path / "minio", find_minio(), host=world.s3.host)
     s3.start()
     try:
         bucket = s3.create_bucket("down-then-up")
