@@ -1,11 +1,11 @@
 """`helm install` of the chart, its operator Pod running in the cluster, and a monitor reaching a verdict.
 
-The node agent stands in for the kubelet: it runs the operator's container (image repository
-`modelmonitor-operator`) as a local process with the Pod's environment and volumes, including the
-service-account token it obtains through the TokenRequest API, so the operator authenticates as the chart's
-ServiceAccount with only the chart's RBAC. The operator then turns a monitor into an evaluation Job, which the
-node agent also runs (against MinIO), and writes the verdict. The same token is refused what the chart does not
-grant.
+The session's node runs the operator's container with the Pod's environment and volumes, including the
+service-account token obtained through the TokenRequest API, so the operator authenticates as the chart's
+ServiceAccount with only the chart's RBAC: the node agent as a local process (image repository
+`modelmonitor-operator`), or, with MODELMONITOR_NODE=real, kubelet + containerd in the project's image. The
+operator then turns a monitor into an evaluation Job, which the same node runs (against MinIO), and writes the
+verdict. The same token is refused what the chart does not grant.
 
 The chart's operator is started in one watched namespace only (`watchNamespaces`), so no other operator of the
 session may act there: the test checks that exactly one Job was made and that the chart's operator made it.
@@ -47,11 +47,32 @@ class Installed:
     namespace: str
     fullname: str
     pod: str
-    agent: NodeAgent
+    agent: NodeAgent | None  # None: the real node of `cluster` runs the pod
+    cluster: KubeCluster
     world: MonitorWorld
 
     def operator_log(self) -> str:
-        return self.agent.logs(self.namespace, self.pod, "operator")
+        if self.agent is not None:
+            return self.agent.logs(self.namespace, self.pod, "operator")
+        return str(self.world.core.read_namespaced_pod_log(self.pod, self.namespace, container="operator"))
+
+    def operator_pid(self) -> int | None:
+        """The host PID of the operator container's process (its /proc/<pid>/environ is read), None if gone."""
+        if self.agent is not None:
+            process = self.agent.container_process(self.namespace, self.pod, "operator")
+            return process.pid if process is not None and process.poll() is None else None
+        assert self.cluster.real is not None
+        pod = self.world.core.read_namespaced_pod(self.pod, self.namespace)
+        [status] = [item for item in pod.status.container_statuses if item.name == "operator"]
+        return self.cluster.real.node.container_pid(status.container_id)
+
+    def pod_directory(self) -> Path | None:
+        """Where the node keeps the pod's volumes: `volumes/**/kube-api-access-*/token` is the projected token."""
+        if self.agent is not None:
+            return self.agent.pod_directory(self.namespace, self.pod)
+        assert self.cluster.real is not None
+        uid = self.world.core.read_namespaced_pod(self.pod, self.namespace).metadata.uid
+        return self.cluster.real.node.pod_directory(uid)
 
 
 def helm(cluster: KubeCluster, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,8 +90,15 @@ def _jwt_claims(token: str) -> dict[str, Any]:
 def installed(
     kube_cluster: KubeCluster, node_agent: NodeAgent | None, s3_server: MinioServer, tmp_path: Path
 ) -> Iterator[Installed]:
-    if node_agent is None:
-        pytest.skip("runs the chart's image through the test node agent; on an existing cluster, install it yourself")
+    if node_agent is None and kube_cluster.real is None:
+        pytest.skip("reads the operator pod's process and volumes on the session's node; on an existing cluster, "
+                    "install it yourself")
+    if kube_cluster.real is not None:  # the project's image, already in the node's containerd
+        repository, _, tag = kube_cluster.real.image.rpartition(":")
+        image = ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
+                 "--set", "image.pullPolicy=Never"]
+    else:
+        image = ["--set", f"image.repository={IMAGE_REPOSITORY}"]
     world = MonitorWorld(kube_cluster, s3_server)
     # The chart creates the evaluator's ServiceAccount in each watched namespace; MonitorWorld made one already.
     world.core.delete_namespaced_service_account("modelmonitor-evaluator", world.namespace)
@@ -79,7 +107,7 @@ def installed(
     fullname = f"{release}-modelmonitor-operator"
     installation = helm(
         kube_cluster, tmp_path, "install", release, str(CHART_DIR), "--namespace", namespace,
-        "--set", f"image.repository={IMAGE_REPOSITORY}",
+        *image,
         "--set-json", f"watchNamespaces={json.dumps([world.namespace])}",
         # The agent runs Pods on the host network: ports of its own, not the defaults 8080 / 9090.
         "--set", f"operator.healthPort={free_port()}", "--set", f"metrics.port={free_port()}",
@@ -90,7 +118,8 @@ def installed(
         assert installation.returncode == 0, installation.stderr
         pods = world.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=operator")
         assert [pod.status.phase for pod in pods.items] == ["Running"], pods.items
-        yield Installed(release, namespace, fullname, pods.items[0].metadata.name, node_agent, world)
+        yield Installed(release, namespace, fullname, pods.items[0].metadata.name, node_agent, kube_cluster,
+                        world)
     finally:
         uninstalled = helm(kube_cluster, tmp_path, "uninstall", release, "--namespace", namespace, "--wait")
         world.client.close()
@@ -101,10 +130,10 @@ def test_the_charts_operator_runs_in_the_cluster_and_a_monitor_reaches_a_verdict
     world = installed.world
     # The Pod's process: in-cluster configuration only (no kubeconfig), a TokenRequest token for the chart's
     # ServiceAccount bound to this Pod.
-    process = installed.agent.container_process(installed.namespace, installed.pod, "operator")
-    assert process is not None and process.poll() is None
+    pid = installed.operator_pid()
+    assert pid is not None
     environment = dict(
-        item.split("=", 1) for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in item
+        item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item
     )
     assert environment["KUBERNETES_SERVICE_HOST"] and environment["KUBERNETES_SERVICE_PORT"]
     assert "KUBECONFIG" not in environment
@@ -187,9 +216,9 @@ def test_the_operators_token_is_refused_what_the_chart_does_not_grant(installed:
 
 
 def _pod_token(installed: Installed) -> str:
-    directory = installed.agent.pod_directory(installed.namespace, installed.pod)
+    directory = installed.pod_directory()
     assert directory is not None
-    tokens = sorted((directory / "volumes").glob("kube-api-access-*/token"))
+    tokens = sorted((directory / "volumes").glob("**/kube-api-access-*/token"))
     assert len(tokens) == 1, tokens
     return tokens[0].read_text().strip()
 
