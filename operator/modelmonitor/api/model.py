@@ -182,6 +182,7 @@ class ColumnsSpec:
     score: str | None = None
     categorical: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    version: str | None = None  # the model version that served each current row (version attribution)
 
 
 @dataclass(frozen=True)

@@ -423,6 +423,13 @@ def _data_schema() -> Schema:
                         max_items=500,
                         list_type="set",
                     ),
+                    "version": string(
+                        "A column of the current data naming the model version that served each row (never a "
+                        "feature). The evaluator counts the rows per version in the evaluated window; an "
+                        "evaluation whose window more than one version served is labelled mixed and is not "
+                        "credited to any version (status.versions, the rollback policy's count).",
+                        max_length=_COLUMN,
+                    ),
                 },
                 default={},
             ),

@@ -84,6 +84,13 @@ def _compact_checks(checks: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]
     return compact
 
 
+def _evaluated_window(data: Mapping[str, Any]) -> Any:
+    """The window the verdict's earliest rows come from: the labelled one (delayed labels), else the current one."""
+    labels = data.get("labels") if isinstance(data.get("labels"), Mapping) else None
+    window = (labels or {}).get("window") or (data.get("current") or {}).get("window")
+    return window
+
+
 def build_summary(result: Mapping[str, Any], *, top_features: int = TOP_FEATURES) -> dict[str, Any]:
     """The termination-message summary of a result document (docs/contracts.md §2)."""
     drift = result.get("drift") or {}
@@ -93,6 +100,8 @@ def build_summary(result: Mapping[str, Any], *, top_features: int = TOP_FEATURES
         "outcome": result.get("outcome", "evaluated"),
         "error": result.get("error"),
         "modelVersion": result.get("modelVersion"),
+        "servedVersions": result.get("servedVersions"),
+        "window": _evaluated_window(result.get("data") or {}),
         "startedAt": result.get("startedAt"),
         "finishedAt": result.get("finishedAt"),
         "rows": result.get("rows"),

@@ -44,6 +44,7 @@ from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
 from modelmonitor.evaluator.segments.conclude import conclude_segments, merge_verdict
 from modelmonitor.evaluator.segments.pipeline import SegmentPlan, SegmentTally, prepare_segments
+from modelmonitor.evaluator.served_versions import ServedVersions
 from modelmonitor.evaluator.stats.accumulator import EvaluationAccumulator
 from modelmonitor.evaluator.stats.profile import PROFILE_VERSION, ReferenceProfile
 from modelmonitor.evaluator.stats.roles import ColumnRoles
@@ -144,6 +145,8 @@ def _check_schemas(config: EvaluationInput, reference: TableSource, current: Tab
         required["spec.data.current.timestampColumn"] = timestamp_column
     if data.labels is not None:
         required["spec.data.labels.joinOn"] = data.labels.join_on
+    if columns.version:
+        required["spec.data.columns.version"] = columns.version
     current.require_columns(required)
     drift = config.spec.drift
     for index, name in enumerate(drift.features if drift is not None else []):
@@ -173,6 +176,8 @@ def _needed_columns(config: EvaluationInput, source: TableSource, *, with_target
         excluded.add(data.labels.join_on)
     if data.current.timestamp_column:
         excluded.add(data.current.timestamp_column)
+    if columns_spec.version:
+        excluded.add(columns_spec.version)  # counted per value, never a feature
     columns = [name for name in source.column_names if name not in excluded]
     drift = config.spec.drift
     if drift is not None and drift.features:
@@ -287,6 +292,7 @@ class CurrentTally:
     drift_rows: int
     segments: SegmentTally | None = None  # spec.segments: per-segment accumulators of this pass
     null_timestamps: int = 0  # current rows left out of the window because their timestamp is null
+    served_versions: ServedVersions | None = None  # spec.data.columns.version: rows per version in the window
     comparison: ChallengerStream | None = None  # spec.challenger's evidence from this pass
 
 
@@ -365,6 +371,9 @@ def prepare_run(
     timestamp_column = data.current.timestamp_column  # the comparison counts each row once across windows
     if config.spec.challenger is not None and timestamp_column and timestamp_column not in current_columns:
         current_columns.append(timestamp_column)
+    version_column = data.columns.version  # counted per value in the evaluated window, then dropped
+    if version_column and version_column not in current_columns:
+        current_columns.append(version_column)
     return PreparedRun(
         config=config,
         options=options,
@@ -416,14 +425,19 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     if comparison is not None:
         location = output_location(config, prepared.options) if prepared.options.write_outputs else None
         comparison.count_new_rows_only(location, prepared.performance_window)
-    labelled_batches = performance_stream.watch(batches(prepared.performance_window, True))
+    version_column = config.spec.data.columns.version
+    served = ServedVersions(version_column) if version_column else None
+    performance_batches = batches(prepared.performance_window, True)
+    labelled_batches = performance_stream.watch(
+        performance_batches if served is None else served.watch(performance_batches))
     engine.consume(accumulator, labelled_batches if comparison is None else comparison.watch(labelled_batches))
     drift_rows = performance_stream.rows
     drift_accumulator: EvaluationAccumulator | None = None
     if prepared.delayed_labels:
         drift_stream = _LabelledStream(None, track_classes=False)
         drift_accumulator = engine.new_accumulator(prepared.profile, prepared.roles, config)
-        drift_batches = drift_stream.watch(batches(prepared.drift_window, False))
+        raw_drift = batches(prepared.drift_window, False)
+        drift_batches = drift_stream.watch(raw_drift if version_column is None else _without(raw_drift, version_column))
         engine.consume(drift_accumulator, ChallengerStream.without_columns(drift_batches, config.spec))
         drift_rows = drift_stream.rows
     return CurrentTally(
@@ -435,8 +449,15 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
         drift_rows=drift_rows,
         segments=segments,
         null_timestamps=drift_nulls.rows if prepared.delayed_labels else performance_nulls.rows,
+        served_versions=served,
         comparison=comparison,
     )
+
+
+def _without(batches: Iterator[pa.RecordBatch], column: str) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        index = batch.schema.get_field_index(column)
+        yield batch if index < 0 else batch.remove_column(index)
 
 
 def run_evaluation(config: EvaluationInput, options: RunOptions) -> EvaluationRun:
@@ -542,6 +563,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
         "monitor": {"namespace": config.namespace, "name": config.name},
         "model": {"name": spec.model.name, "version": spec.model.version, "task": config.task},
         "modelVersion": spec.model.version,
+        "servedVersions": None if tally.served_versions is None else tally.served_versions.to_dict(),
         "asOf": iso(options.as_of),
         "startedAt": iso(started_at),
         "finishedAt": None,

@@ -11,6 +11,8 @@ Guarantees, in the order they are checked:
 
 - nothing happens unless ``spec.rollback.enabled`` is true;
 - only conclusive verdicts count (``pending`` and ``error`` say nothing about the model);
+- an evaluation of a window more than one version served (``attribution: mixed``, see
+  :mod:`modelmonitor.reconcile.attribution`) counts for and against no version (``MixedVersionWindow``);
 - a violation is a verdict at or above ``minSeverity`` (``critical`` by default) or, when ``rules`` is set, a violation
   of one of the named rules (shell patterns such as ``drift:*``), whatever its severity;
 - the current version must have violated in ``consecutiveViolations`` evaluations in a row (evaluations of
@@ -33,6 +35,7 @@ from typing import Any, TypedDict
 
 from modelmonitor.api.metrics import rule_matches
 from modelmonitor.api.model import RollbackSpec
+from modelmonitor.reconcile.attribution import is_mixed
 from modelmonitor.reconcile.versions import (
     INCONCLUSIVE_VERDICTS,
     evaluation_timeline,
@@ -229,6 +232,14 @@ def decide_rollback(
             RollbackAction.NONE, "InconclusiveVerdict",
             f"evaluation {evaluation_id} is inconclusive (verdict {verdict or 'missing'}); rollback waits "
             "for a conclusive one", **base,
+        )
+    if is_mixed(summary):
+        seen = ", ".join(str(name) for name in summary.get("versionsSeen") or []) or "several versions"
+        return RollbackDecision(
+            RollbackAction.NONE, "MixedVersionWindow",
+            f"evaluation {evaluation_id} measured a window served by more than one version ({seen}: mixed "
+            "traffic or a rollback inside the window); it counts for or against no version, so rollback "
+            "waits for an evaluation of one version", **base,
         )
     if not version:
         return RollbackDecision(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from modelmonitor.reconcile.attribution import is_mixed
 from modelmonitor.reconcile.comparison import apply_comparison
 from modelmonitor.reconcile.versions import format_timestamp, record_evaluation
 
@@ -142,12 +143,17 @@ def apply_evaluation(
         "reportUri": summary.get("reportUri"), "resultUri": summary.get("resultUri"),
         "error": summary.get("error"),
         "segments": summary.get("segments"),
+        "attribution": summary.get("attribution"), "attributionSource": summary.get("attributionSource"),
+        "versionsSeen": summary.get("versionsSeen"),
+        "servedVersions": summary.get("servedVersions"),
     }
     last_evaluation = {key: value for key, value in last_evaluation.items() if value is not None}
 
     history_entry = {"id": evaluation_id, "job": job_name, "finishedAt": finished_at, "verdict": verdict,
                      "modelVersion": model_version, "violations": len(violations),
-                     "driftShare": drift.get("share"), "firstMetric": first_metric(metric_names, metrics)}
+                     "driftShare": drift.get("share"), "firstMetric": first_metric(metric_names, metrics),
+                     "attribution": summary.get("attribution") if is_mixed(summary) else None,
+                     "versionsSeen": summary.get("versionsSeen") if is_mixed(summary) else None}
     history = [{k: v for k, v in history_entry.items() if v is not None},
                *list(status.get("history") or [])][:HISTORY_LIMIT]
 
@@ -198,7 +204,7 @@ def apply_evaluation(
     if generation is not None:
         patch["observedGeneration"] = generation
     patch["summary"] = {k: v for k, v in patch["summary"].items() if v is not None}
-    if model_version and not failed:
+    if model_version and not failed and not is_mixed(summary):  # a mixed window is no version's verdict
         patch["versions"] = record_evaluation(
             status.get("versions") or [], str(model_version), verdict, evaluation_id, now,
             violated_rules=[str(v.get("rule")) for v in violations])

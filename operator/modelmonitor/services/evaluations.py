@@ -19,6 +19,7 @@ from modelmonitor.api import parse_spec
 from modelmonitor.kube.errors import Conflict, NotFound
 from modelmonitor.kube.store import PROCESSED_ANNOTATION, KubeStore
 from modelmonitor.reconcile.alert_policy import Delivery, plan_alerts_for_monitor, plan_notification
+from modelmonitor.reconcile.attribution import attribute
 from modelmonitor.reconcile.comparison import comparison_notification
 from modelmonitor.reconcile.status import (
     JobOutcome,
@@ -141,6 +142,12 @@ def process_finished_job(store: KubeStore, job: Mapping[str, Any], now: datetime
             # With a rollback target, the version in service is what was evaluated (after a rollback the spec
             # still names the newer version).
             summary = {**summary, "modelVersion": served}
+            record.summary = summary
+        if summary.get("outcome") == "evaluated":
+            # Credited only to the one version that served the window (issue 14): else labelled mixed.
+            history = (status.get("rollback") or {}).get("history") or []
+            attribution = attribute(summary, str(summary.get("modelVersion") or "") or None, history)
+            summary = attribution.annotate(summary)
             record.summary = summary
         metric_names = [metric.name for metric in spec.metrics]
         patch = apply_evaluation(status, summary, job_name, monitor["metadata"].get("generation"), metric_names, now)

@@ -35,6 +35,9 @@ MAX_CONFLICT_RETRIES = 8
 EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 
 # Decisions worth telling people about (an Event, and an alert through the monitor's channels).
+# Decisions to do nothing that are still written to status.rollback.lastDecision: why an evaluation did not
+# count (a window of several versions, issue 14) or how far the count of consecutive violations has got.
+RECORDED_NON_DECISIONS = frozenset({"MixedVersionWindow", "BelowConsecutiveViolations"})
 ANNOUNCED = {RollbackAction.EXECUTE, RollbackAction.DRY_RUN, RollbackAction.PROPOSE, RollbackAction.NOTIFY,
              RollbackAction.REFUSE}
 
@@ -98,7 +101,8 @@ def after_evaluation(store: KubeStore, api_client: Any, namespace: str, name: st
     state, observed = (external.inspect(), None) if external else inspect_target(api_client, target, namespace)
     annotations = monitor["metadata"].get("annotations") or {}
     decision = decide_rollback(parsed.rollback, monitor.get("status") or {}, summary, state, annotations, now)
-    if decision.action is RollbackAction.NONE and not decision.remove_approval_annotation:
+    if decision.action is RollbackAction.NONE and not decision.remove_approval_annotation \
+            and decision.reason not in RECORDED_NON_DECISIONS:
         return RollbackOutcome(decision)
     if decision.action is RollbackAction.WAIT:  # recorded in status.rollback.lastDecision, not announced
         log.info("rollback of %s/%s waits: %s", namespace, name, decision.message)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from tests.harness.datasets import credit_scoring, parquet_bytes
 from tests.harness.processes import wait_until
 from tests.integration.alerts.servers import HttpRecorder
 from tests.integration.operator.conftest import MonitorWorld, OperatorProcess, condition
@@ -123,7 +125,14 @@ def test_critical_twice_rolls_back_to_the_last_healthy_version(
                                          {"spec": _deployment("credit-model", "2", by)["spec"]})
         wait_until(lambda: _served(world, "credit-model", by) == "2" and _rolled_out(world, "credit-model"), 60,
                    interval=0.5, what="version 2 rolled out again")
+        # The 24h window still holds traffic from before the rollback, which would make these windows mixed
+        # (issue 14): the data now names the version of each row, so they are version 2's alone.
         world.upload_credit_data("current/", 3_000, seed=54, drift=1.0)
+        served_by_2 = credit_scoring(3_000, 54, 1.0)
+        world.upload("current/part-0.parquet", parquet_bytes(
+            served_by_2.append_column("served_by", pa.array(["2"] * served_by_2.num_rows, pa.string()))))
+        body["spec"]["data"]["columns"]["version"] = "served_by"
+        world.apply(body)
         for count in (5, 6):
             world.run_now("guard")
             world.wait_for_evaluations("guard", count)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from modelmonitor.registry.mlflow import MlflowClient
 from modelmonitor.rollback.mlflow_alias import ROLLED_BACK_TAG
+from tests.harness.datasets import credit_scoring, parquet_bytes
 from tests.harness.mlflow import MlflowServer
 from tests.harness.processes import wait_until
 from tests.integration.conftest import MonitorWorld, OperatorProcess, condition
@@ -75,8 +77,15 @@ def test_automatic_moves_the_alias_back_then_the_cooldown_holds_a_second_rollbac
     assert world.wait_for_evaluations(NAME, 3)["status"]["lastEvaluation"]["modelVersion"] == "1"
 
     # @champion -> 2 again, critical again: within the cooldown (1h by default) the alias stays.
+    # The 24h window still holds traffic from before the rollback, which would make it mixed (issue 14): the
+    # data names the version of each row, so the window is version 2's alone.
     mlflow.set_alias(model_name, "champion", "2")
     world.upload_credit_data("current/", 2_000, seed=84, drift=1.0)
+    served_by_2 = credit_scoring(2_000, 84, 1.0)
+    world.upload("current/part-0.parquet", parquet_bytes(
+        served_by_2.append_column("served_by", pa.array(["2"] * served_by_2.num_rows, pa.string()))))
+    world.custom.patch_namespaced_custom_object("modelmonitor.io", "v1alpha1", world.namespace, "modelmonitors",
+                                                NAME, {"spec": {"data": {"columns": {"version": "served_by"}}}})
     world.run_now(NAME)
     world.wait_for_evaluations(NAME, 4)
     wait_until(lambda: last_decision(world).get("reason") == "CooldownActive", 30, interval=0.5,
