@@ -318,9 +318,9 @@ class RealNode:
             previous = self.image_label(reference)
             if previous == image_id:
                 continue
-            save = subprocess.Popen(["podman", "save", reference], env=env, stdout=subprocess.PIPE)
-            imported = self._ctr("images", "import", "-", check=False, stdin=save.stdout)
-            save.wait()
+            with subprocess.Popen(["podman", "save", reference], env=env, stdout=subprocess.PIPE) as save:
+                imported = self._ctr("images", "import", "-", check=False, stdin=save.stdout)
+            # leaving the block closed the pipe and waited for podman (an unclosed pipe is a ResourceWarning)
             if save.returncode != 0 or imported.returncode != 0:
                 raise NodeError(f"could not import {reference} into containerd")
             self._ctr("images", "label", reference, f"{IMAGE_ID_LABEL}={image_id}")
