@@ -28,22 +28,9 @@ import pyarrow.parquet as pq
 BENCH = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH))
 
+from run_bench import CONFIG as BASE  # noqa: E402  (the monitor every bench row evaluates)
 from run_bench import PYTHON, ROOT, measure_repeatedly  # noqa: E402
 
-BASE = """
-monitor: {{namespace: bench, name: credit}}
-spec:
-  model: {{name: credit, version: "7", task: binary-classification}}
-  data:
-    reference: {{uri: {reference}}}
-    current: {{uri: {current}}}
-    columns: {{target: label, prediction: pred, score: score, exclude: [request_id]}}
-  metrics:
-    - {{name: accuracy, min: 0.75, severity: critical}}
-    - {{name: f1, min: 0.6}}
-    - {{name: roc_auc, min: 0.7}}
-  drift: {{tests: [psi], pValue: 0.05, psi: {{warning: 0.1, critical: 0.25}}, datasetDriftShare: 0.3}}
-"""
 SHADOW = """  challenger:
     version: "8"
     prediction: pred_v8
