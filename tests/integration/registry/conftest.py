@@ -18,29 +18,26 @@ from modelmonitor.registry.mlflow import MlflowClient
 from tests.harness.mlflow import MlflowServer, find_mlflow
 
 
-@pytest.fixture(scope="session")
-def mlflow_server() -> Iterator[MlflowServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-mlflow-"))
-    server = MlflowServer(workdir, find_mlflow())
+def _running_mlflow(prefix: str, *, auth: bool) -> Iterator[MlflowServer]:
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    server = MlflowServer(workdir, find_mlflow(), auth=auth)
     server.start()
     try:
         yield server
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[MlflowServer]:
+    yield from _running_mlflow("modelmonitor-mlflow-", auth=False)
 
 
 @pytest.fixture(scope="session")
 def mlflow_auth_server() -> Iterator[MlflowServer]:
     """MLflow's basic-auth app: anonymous requests refused, users read-only unless granted."""
-    workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-mlflow-auth-"))
-    server = MlflowServer(workdir, find_mlflow(), auth=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    yield from _running_mlflow("modelmonitor-mlflow-auth-", auth=True)
 
 
 @pytest.fixture
