@@ -106,6 +106,19 @@ def _handled_run_now(log: str) -> bool:
     return "Handler 'run-now' succeeded" in log
 
 
+def _leader_and_standby(world: MonitorWorld, tmp_path: Path, replicas: list[Replica]) -> tuple[Replica, Replica]:
+    """replica-a holding the Lease and live, replica-b standing by; both appended to ``replicas`` as started."""
+    first = Replica(world.cluster, world.namespace, "replica-a", tmp_path)
+    replicas.append(first)
+    wait_until(lambda: _holder(world) == "replica-a", 60, interval=0.2, what="replica-a to take the Lease")
+    wait_until(first.live, 60, interval=0.3, what="replica-a's kopf liveness endpoint")
+    second = Replica(world.cluster, world.namespace, "replica-b", tmp_path)
+    replicas.append(second)
+    wait_until(lambda: "is held by replica-a; standing by" in second.log(), 60, interval=0.2,
+               what="replica-b to stand by")
+    return first, second
+
+
 def test_one_replica_works_and_the_standby_takes_over_when_it_dies(
     world: MonitorWorld, cluster_wide_operator_paused: None, tmp_path: Path
 ) -> None:
@@ -113,14 +126,7 @@ def test_one_replica_works_and_the_standby_takes_over_when_it_dies(
     world.upload_credit_data("current/", 2_000, seed=12, drift=0.0)
     replicas: list[Replica] = []
     try:
-        first = Replica(world.cluster, world.namespace, "replica-a", tmp_path)
-        replicas.append(first)
-        wait_until(lambda: _holder(world) == "replica-a", 60, interval=0.2, what="replica-a to take the Lease")
-        wait_until(first.live, 60, interval=0.3, what="replica-a's kopf liveness endpoint")
-        second = Replica(world.cluster, world.namespace, "replica-b", tmp_path)
-        replicas.append(second)
-        wait_until(lambda: "is held by replica-a; standing by" in second.log(), 60, interval=0.2,
-                   what="replica-b to stand by")
+        first, second = _leader_and_standby(world, tmp_path, replicas)
 
         # The leader alone acts on the monitor: one Job for one run-now, evaluated once.
         world.apply(world.monitor("failover"))
@@ -209,14 +215,7 @@ def test_a_frozen_leader_loses_the_lease_and_does_nothing_when_it_wakes(
     world.upload_credit_data("current/", 2_000, seed=14, drift=0.0)
     replicas: list[Replica] = []
     try:
-        first = Replica(world.cluster, world.namespace, "replica-a", tmp_path)
-        replicas.append(first)
-        wait_until(lambda: _holder(world) == "replica-a", 60, interval=0.2, what="replica-a to take the Lease")
-        wait_until(first.live, 60, interval=0.3, what="replica-a's kopf liveness endpoint")
-        second = Replica(world.cluster, world.namespace, "replica-b", tmp_path)
-        replicas.append(second)
-        wait_until(lambda: "is held by replica-a; standing by" in second.log(), 60, interval=0.2,
-                   what="replica-b to stand by")
+        first, second = _leader_and_standby(world, tmp_path, replicas)
         world.apply(world.monitor("frozen"))
         wait_until(lambda: "Handler 'reconcile' succeeded" in first.log(), 60, interval=0.3,
                    what="replica-a to reconcile the monitor")
