@@ -28,10 +28,13 @@ control-plane: ## Build (first time) or reuse etcd, kube-apiserver, kube-control
 mlflow: ## Create (first time, ~1.5 min) or reuse the pinned mlflow server's own virtualenv for the registry tests
 	hack/mlflow/install.sh >/dev/null
 
-node: ## Build (first time) or reuse the real node's kubelet, kube-proxy, kube-scheduler, containerd and pause
+system-packages: ## Install (only when missing) the Debian packages the real node and the image build need
+	hack/system/packages.sh
+
+node: system-packages ## Build (first time) or reuse the real node's kubelet, kube-proxy, kube-scheduler, containerd and pause
 	hack/node/build.sh all >/dev/null
 
-image: ## Build the project's image with podman on a local Debian base (no Docker, no registry); skipped when unchanged
+image: system-packages ## Build the project's image with podman on a local Debian base (no Docker, no registry); skipped when unchanged
 	hack/image/build.sh
 
 generate: venv ## Regenerate the CRD (top-level and the chart's copy) and docs/reference.md from the Python schema
@@ -54,7 +57,11 @@ cluster-up: venv tools control-plane ## Start a local control plane + node agent
 cluster-down: venv ## Stop the local control plane
 	@$(VENV_PYTHON) -m tests.harness.cluster down
 
-demo: venv tools control-plane ## End-to-end demo: cluster, S3, SMTP, operator, a drifting model, its verdict and alert
+# As root the demo runs its evaluation on the real node (packages, node binaries and image prepared first);
+# otherwise it uses the test node agent and says why.
+DEMO_NODE := $(if $(filter 0,$(shell id -u)),node image,)
+
+demo: venv tools control-plane $(DEMO_NODE) ## End-to-end demo: cluster, S3, SMTP, operator, a drifting model, its verdict and alert
 	$(VENV_PYTHON) -m tests.harness.demo $(DEMO_ARGS)
 
-.PHONY: help venv tools control-plane node image mlflow generate lint test test-unit cluster-up cluster-down demo
+.PHONY: system-packages help venv tools control-plane node image mlflow generate lint test test-unit cluster-up cluster-down demo
