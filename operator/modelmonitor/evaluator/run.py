@@ -40,6 +40,7 @@ from modelmonitor.evaluator.data import (
 )
 from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
 from modelmonitor.evaluator.inputs import EvaluationInput
+from modelmonitor.evaluator.parquet_stream import arrow_without_pandas
 from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
 from modelmonitor.evaluator.segments.conclude import conclude_segments, merge_verdict
@@ -82,6 +83,7 @@ class RunOptions:
     output_is_final: bool = False
     write_outputs: bool = True
     profile_cache_uri: str | None = None
+    step_profiles: bool = True  # assemble long windows from stored step profiles (evaluator/step_profiles.py)
 
 
 @dataclass
@@ -294,6 +296,7 @@ class CurrentTally:
     null_timestamps: int = 0  # current rows left out of the window because their timestamp is null
     served_versions: ServedVersions | None = None  # spec.data.columns.version: rows per version in the window
     comparison: ChallengerStream | None = None  # spec.challenger's evidence from this pass
+    step_profiles: dict[str, Any] | None = None  # how stored step profiles made up a long window (step_profiles.py)
 
 
 def prepare_run(
@@ -312,6 +315,7 @@ def prepare_run(
     """
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
+    arrow_without_pandas()
     started_at = datetime.now(UTC)
     data = config.spec.data
     reference = open_source(config.reference_uri, data.reference.format, "spec.data.reference")
@@ -465,7 +469,12 @@ def run_evaluation(config: EvaluationInput, options: RunOptions) -> EvaluationRu
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     prepared = prepare_run(config, options, timings)
-    tally = accumulate_current(prepared)
+    if options.step_profiles:  # a long window from stored step profiles, raw reads only where none is valid
+        from modelmonitor.evaluator.step_profiles import accumulate_with_steps
+
+        tally = accumulate_with_steps(prepared) or accumulate_current(prepared)
+    else:
+        tally = accumulate_current(prepared)
     timings["current"] = time.perf_counter() - clock - sum(timings.values())
     return conclude_run(prepared, tally, timings)
 
@@ -579,6 +588,7 @@ def conclude_run(prepared: PreparedRun, tally: CurrentTally, timings: dict[str, 
                 "bytes": current.files.total_bytes,
                 "window": None if drift_window is None else drift_window.to_dict(),
                 "nullTimestamps": tally.null_timestamps,
+                "stepProfiles": tally.step_profiles,
             },
             "labels": None
             if label_spec is None
