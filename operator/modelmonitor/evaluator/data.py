@@ -439,7 +439,7 @@ class LabelIndex:
         self.rows_read = rows_read
         import pandas as pd  # here: only a run with delayed labels pays for pandas (~0.2-0.3 s to import)
 
-        id_values = ids.to_pandas()
+        id_values = ids.to_numpy(zero_copy_only=False)  # not to_pandas: see parquet_stream.arrow_without_pandas
         keep = ~pd.Index(id_values).duplicated(keep="last")
         self._index = pd.Index(id_values[keep])
         self._labels = labels.filter(pa.array(keep))
@@ -462,7 +462,7 @@ class LabelIndex:
                     f"data but {self._id_type} in the labels",
                     reason="WrongType",
                 ) from None
-        positions = self._index.get_indexer(ids.to_pandas())
+        positions = self._index.get_indexer(ids.to_numpy(zero_copy_only=False))
         found = positions >= 0
         taken = self._labels.take(pa.array(np.where(found, positions, 0)))
         values = pc.if_else(pa.array(found), taken, pa.nulls(len(found), type=taken.type))

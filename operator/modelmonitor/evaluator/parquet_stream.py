@@ -13,15 +13,17 @@ caller accumulates.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelmonitor.evaluator.storage import ResolvedFiles
 
-__all__ = ["BATCH_ROWS", "parquet_batches", "prefetched"]
+__all__ = ["BATCH_ROWS", "arrow_without_pandas", "parquet_batches", "prefetched"]
 
 BATCH_ROWS = 131_072
 #: Decoded batches waiting for the consumer (the decoding thread is at most this many batches ahead).
@@ -81,6 +83,39 @@ def _row_group_batches(
         yield from parquet.iter_batches(
             batch_size=BATCH_ROWS, row_groups=[row_group], columns=columns, use_threads=PARALLEL_COLUMNS
         )
+
+
+class _NoPandas:
+    """An import hook that makes ``import pandas`` fail, for the moment pyarrow looks for pandas."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def arrow_without_pandas() -> None:
+    """Let pyarrow convert to and from numpy without importing pandas (0.25-0.4 s of CPU per evaluation).
+
+    pyarrow imports pandas, when it is installed, at its first conversion of almost any kind (``pa.array``
+    of a numpy array, ``pa.scalar``, any ``to_numpy``), only to recognise pandas objects (``pd.NA``,
+    ``NaT``, Series), which the evaluator never hands it. pyarrow looks once per process, in two places (its
+    Python shim and its C++ conversion code): if pandas cannot be imported at that moment, it never looks
+    again. So this makes both look once with pandas hidden; ``import pandas`` works as before afterwards
+    (the delayed-label join uses it, through numpy arrays, not ``to_pandas``). A process that imported
+    pandas already is left as it is.
+    """
+    if "pandas" in sys.modules:
+        return
+    hook = _NoPandas()
+    sys.meta_path.insert(0, hook)
+    try:
+        pa.array([0.0]).to_numpy(zero_copy_only=False)  # the C++ side's one look
+        pa.lib._pandas_api.have_pandas  # noqa: B018 - the shim's one look
+    except AttributeError:  # another pyarrow's internals: nothing saved, nothing broken
+        pass
+    finally:
+        sys.meta_path.remove(hook)
 
 
 _DONE = object()

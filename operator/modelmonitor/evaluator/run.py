@@ -40,6 +40,7 @@ from modelmonitor.evaluator.data import (
 )
 from modelmonitor.evaluator.errors import ConfigError, DataError, EvaluatorError
 from modelmonitor.evaluator.inputs import EvaluationInput
+from modelmonitor.evaluator.parquet_stream import arrow_without_pandas
 from modelmonitor.evaluator.report import render_report
 from modelmonitor.evaluator.result import RESULT_SCHEMA_VERSION, build_summary, json_safe
 from modelmonitor.evaluator.segments.conclude import conclude_segments, merge_verdict
@@ -314,6 +315,7 @@ def prepare_run(
     """
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
+    arrow_without_pandas()
     started_at = datetime.now(UTC)
     data = config.spec.data
     reference = open_source(config.reference_uri, data.reference.format, "spec.data.reference")

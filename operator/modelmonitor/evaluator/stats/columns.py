@@ -37,7 +37,11 @@ DEFAULT_CATEGORY_TRACKING_LIMIT = 10_000
 
 
 def numeric_values(array: pa.Array | pa.ChunkedArray, column: str) -> FloatArray:
-    """The column as float64, nulls as NaN; zero-copy for float64 columns without nulls."""
+    """The column as float64, nulls as NaN; zero-copy for float64 columns without nulls.
+
+    Nulls are filled by Arrow before the conversion: ``to_numpy`` of an array with nulls imports pandas
+    (0.25-0.4 s of CPU, once per process) only to fill them, the same NaN.
+    """
     try:
         if array.type != pa.float64():
             array = pc.cast(array, pa.float64())
@@ -45,6 +49,10 @@ def numeric_values(array: pa.Array | pa.ChunkedArray, column: str) -> FloatArray
         raise StatsDataError(
             f"column {column!r} must be numeric, but its type is {array.type}", reason="WrongType"
         ) from error
+    if array.null_count:
+        array = pc.fill_null(array, math.nan)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
     values = array.to_numpy(zero_copy_only=False)
     return np.asarray(values, dtype=np.float64)
 
