@@ -88,6 +88,10 @@ def _build_parser() -> _ArgumentParser:
     evaluate.add_argument(
         "--profile-cache", help="cache reference profiles under this folder or s3:// prefix (default: output.uri)"
     )
+    evaluate.add_argument(
+        "--no-step-profiles", action="store_true",
+        help="read a long window's raw data even where stored daily step profiles are valid (neither read nor write)",
+    )
     _add_data_flags(evaluate)
     reduce = commands.add_parser("reduce", help="merge the partial results of a sharded run into its result")
     reduce.add_argument("--config", help="the evaluation config (JSON or YAML), as mounted by the operator")
@@ -224,6 +228,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
             output_uri=arguments.output,
             output_is_final=arguments.output is not None,
             profile_cache_uri=arguments.profile_cache,
+            step_profiles=not getattr(arguments, "no_step_profiles", False),
         )
         run: EvaluationRun | None = None
         partial_summary: dict[str, Any] | None = None

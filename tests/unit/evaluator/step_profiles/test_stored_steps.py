@@ -302,3 +302,23 @@ def test_short_windows_read_raw(dataset: Path) -> None:
     short = _document(dataset)
     short["spec"]["data"]["current"]["window"] = "36h"
     assert _evaluate(short, steps=True)["data"]["current"]["stepProfiles"] is None
+
+
+def test_the_command_line_switch_reads_raw(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelmonitor.evaluator.cli import main
+
+    config = dataset / "config.json"
+    config.write_text(json.dumps(_document(dataset)))
+    monkeypatch.setenv("MODELMONITOR_TERMINATION_LOG", str(dataset / "summary.json"))
+    results = {}
+    for name, extra in (("raw", ["--no-step-profiles"]), ("steps", []), ("again", [])):
+        arguments = ["evaluate", "--config", str(config), "--as-of", AS_OF.isoformat(), "--quiet",
+                     "--output", str(dataset / name), "--profile-cache", str(dataset / "cache"), *extra]
+        assert main(arguments) == 0
+        results[name] = json.loads((dataset / name / "result.json").read_text())
+        if name == "raw":  # the switch neither reads nor writes step profiles
+            assert not (dataset / "cache" / "profiles" / "steps").exists()
+    assert results["raw"]["data"]["current"]["stepProfiles"] is None
+    assert len(_steps(results["steps"])["built"]) == 30
+    assert _steps(results["again"])["reused"] == 30
+    _assert_same(results["again"], results["raw"])
