@@ -7,7 +7,10 @@ evaluation therefore stores, per complete step (a UTC day) of its window, the st
 the same format a shard's partial carries (``sharding.tally_to_state``), next to the cached reference
 profile: ``<cache root>/profiles/steps/<settings digest>/<step start>.json``. The next evaluation reads
 the stored steps, reads raw data only for steps without a valid stored state and for the partial steps at
-the window's ends (the step still open, e.g. today), and merges.
+the window's ends (the step still open, e.g. today), and merges. Parsing a stored state costs ~10 ms (its
+score histograms hold thousands of bins), so the steps are also stored merged in blocks of 2, 4, ... 64
+steps aligned to the epoch (``block-<n>-<start>.json``): a 30-day window reads about eight documents,
+and a window moved on by a day reuses every block but those at its ends.
 
 A stored step is used only when it provably holds what a raw read would give:
 
@@ -21,7 +24,10 @@ A stored step is used only when it provably holds what a raw read would give:
   from the current one: a file that arrived late with rows for the step, a rewritten file, a deleted one.
   Which file reaches into which step comes from the file's first and last timestamp (and its null count),
   kept in ``spans-<digest>.json`` per file version: a new or changed file has its timestamp column read
-  once; a known version is never read again unless a step it reaches into must be rebuilt.
+  once; a known version is never read again unless a step it reaches into must be rebuilt. A block lists
+  the files of each of its steps and is valid only when every step's list is current; an invalid block is
+  rebuilt from its two halves (themselves stored), so late data for one day rewrites one day and the
+  blocks above it.
 
 Not used (the run reads raw data as before): windows shorter than two days, no timestamp column, delayed
 labels (``spec.data.labels.delay``: performance and drift windows differ), ``spec.challenger``, a version
@@ -68,6 +74,9 @@ logger = logging.getLogger("modelmonitor.evaluator")
 
 STEP_PROFILE_VERSION = 1
 STEP_KIND = "ModelMonitorStepProfile"
+BLOCK_KIND = "ModelMonitorStepBlock"
+#: Merged blocks of up to 2**6 = 64 steps, so a long window reads a handful of documents, not one per day.
+MAX_BLOCK_LEVEL = 6
 SPANS_KIND = "ModelMonitorFileSpans"
 DAY = timedelta(days=1)
 #: Windows at least this long are assembled from daily steps; shorter ones are read raw.
@@ -153,6 +162,8 @@ class StepReport:
     read_raw: list[str] = field(default_factory=list)  # partial steps at the window's ends, read every run
     files_read: dict[str, int] = field(default_factory=dict)  # path -> bytes, each file once
     spans_scanned: list[str] = field(default_factory=list)
+    documents_read: int = 0  # stored step and block documents looked up
+    blocks_written: int = 0
 
     def read(self, path: str, version: str) -> None:
         self.files_read[path] = _size_of(version)
@@ -163,6 +174,8 @@ class StepReport:
             "location": self.location,
             "reused": len(self.reused),
             "built": self.built,
+            "documentsRead": self.documents_read,
+            "blocksWritten": self.blocks_written,
             "readRaw": self.read_raw,
             "filesRead": len(self.files_read),
             "bytesRead": sum(self.files_read.values()),
@@ -313,18 +326,92 @@ def _spans(prepared: PreparedRun, root: str, report: StepReport) -> dict[str, Fi
     return spans
 
 
-def _stored_tally(prepared: PreparedRun, document: dict[str, Any] | None, digest: str,
-                  files: list[list[str]]) -> CurrentTally | None:
+def _restored(prepared: PreparedRun, document: dict[str, Any] | None, kind: str, digest: str,
+              listed: Any) -> CurrentTally | None:
+    """A stored state, if it is of this kind, version and settings and covers exactly ``listed`` files."""
     if document is None:
         return None
-    if (document.get("kind") != STEP_KIND or document.get("version") != STEP_PROFILE_VERSION
-            or document.get("settings") != digest or document.get("files") != files):
+    if (document.get("kind") != kind or document.get("version") != STEP_PROFILE_VERSION
+            or document.get("settings") != digest or document.get("files") != listed):
         return None
     try:
         return tally_from_state(document["tally"], prepared.profile, prepared.segments, prepared.delayed_labels)
     except (StateMismatchError, EvaluatorError, KeyError, TypeError, ValueError) as error:
         logger.warning("rebuilding a stored step profile that does not restore (%s)", type(error).__name__)
         return None
+
+
+def aligned_blocks(first: int, end: int, largest: int = MAX_BLOCK_LEVEL) -> list[tuple[int, int]]:
+    """Steps ``first .. end - 1`` (numbered since the epoch) as aligned blocks ``(level, first step)``.
+
+    A block of level ``k`` holds ``2**k`` steps and starts at a multiple of ``2**k``; the cover is greedy
+    (the largest block that starts here and fits), so a 30-step window needs at most ~2 log2(30) blocks and
+    a window moved by one step reuses all but the blocks at its ends.
+    """
+    blocks: list[tuple[int, int]] = []
+    cursor = first
+    while cursor < end:
+        level = largest
+        while level > 0 and (cursor % (1 << level) or cursor + (1 << level) > end):
+            level -= 1
+        blocks.append((level, cursor))
+        cursor += 1 << level
+    return blocks
+
+
+@dataclass
+class _Window:
+    """One run's complete steps: which files reach into each, where their states are stored."""
+
+    prepared: PreparedRun
+    digest: str
+    location: str
+    step: timedelta
+    files_by_step: dict[int, list[list[str]]]
+    report: StepReport
+
+    def moment(self, number: int) -> datetime:
+        return _EPOCH + number * self.step
+
+    def block(self, level: int, first: int) -> CurrentTally | None:
+        """The merged state of steps ``first .. first + 2**level - 1``: stored, or assembled and stored."""
+        size = 1 << level
+        numbers = range(first, first + size)
+        if all(not self.files_by_step[number] for number in numbers):
+            return None  # no file reaches into these steps: no rows, nothing to read or store
+        start, end = self.moment(first), self.moment(first + size)
+        name = start.strftime("%Y-%m-%dT%H%M%SZ")
+        listed: Any = self.files_by_step[first] if level == 0 else {
+            self.moment(number).strftime("%Y-%m-%dT%H%M%SZ"): self.files_by_step[number] for number in numbers}
+        kind = STEP_KIND if level == 0 else BLOCK_KIND
+        uri = join_uri(self.location, f"{name}.json" if level == 0 else f"block-{size}-{name}.json")
+        self.report.documents_read += 1
+        stored = _restored(self.prepared, _load_json(uri), kind, self.digest, listed)
+        if stored is not None:
+            self.report.reused.extend(self.moment(number).strftime("%Y-%m-%dT%H%M%SZ") for number in numbers
+                                      if self.files_by_step[number])
+            return stored
+        if level == 0:
+            tally = _read_raw(self.prepared, Step(start, end, complete=True), self.files_by_step[first], self.report)
+            self.report.built.append(name)
+        else:
+            halves = [self.block(level - 1, first), self.block(level - 1, first + size // 2)]
+            present = [half for half in halves if half is not None]
+            tally = merge_tallies(present) if len(present) > 1 else present[0]
+            self.report.blocks_written += 1
+        document = {"version": STEP_PROFILE_VERSION, "kind": kind, "settings": self.digest,
+                    "step": TimeWindow(start, end).to_dict(), "files": listed, "tally": tally_to_state(tally)}
+        write_bytes(uri, json.dumps(document, allow_nan=False).encode("utf-8"), "application/json")
+        return tally
+
+
+def _read_raw(prepared: PreparedRun, piece: Step, listed: list[list[str]], report: StepReport) -> CurrentTally:
+    """The rows of ``piece`` from the files that reach into it (and only those)."""
+    windowed = replace(prepared, drift_window=piece.window, performance_window=piece.window)
+    tally = accumulate_current(windowed, _slice(prepared, [path for path, _ in listed]))
+    for path, version in listed:
+        report.read(path, version)
+    return tally
 
 
 def accumulate_with_steps(prepared: PreparedRun) -> CurrentTally | None:
@@ -341,45 +428,34 @@ def accumulate_with_steps(prepared: PreparedRun) -> CurrentTally | None:
     report = StepReport(step="1d", location=location)
     spans = _spans(prepared, root, report)
     files = prepared.current.files
-    versions = dict(zip(files.paths, files.versions, strict=True))
+
+    def reaching(piece: Step) -> list[list[str]]:
+        return [[path, version] for path, version in zip(files.paths, files.versions, strict=True)
+                if spans[path].reaches(piece)]
+
+    pieces = plan_steps(prepared.drift_window, step)
+    complete = [piece for piece in pieces if piece.complete]
     tallies: list[CurrentTally] = []
-    for piece in plan_steps(prepared.drift_window, step):
-        reaching = [path for path in files.paths if spans[path].reaches(piece)]
-        listed = [[path, versions[path]] for path in reaching]
-        uri = join_uri(location, f"{piece.name}.json")
-        if piece.complete:
-            stored = _stored_tally(prepared, _load_json(uri), digest, listed)
-            if stored is not None:
-                tallies.append(stored)
-                report.reused.append(piece.name)
-                continue
-        if not reaching:
-            continue  # no rows can fall in this step; nothing to read or store
-        windowed = replace(prepared, drift_window=piece.window, performance_window=piece.window)
-        tally = accumulate_current(windowed, _slice(prepared, reaching))
-        for path in reaching:
-            report.read(path, versions[path])
-        if piece.complete:
-            document = {
-                "version": STEP_PROFILE_VERSION,
-                "kind": STEP_KIND,
-                "settings": digest,
-                "step": piece.window.to_dict(),
-                "files": listed,
-                "tally": tally_to_state(tally),
-            }
-            write_bytes(uri, json.dumps(document, allow_nan=False).encode("utf-8"), "application/json")
-            report.built.append(piece.name)
-        else:
+    for piece in pieces:
+        if not piece.complete and (listed := reaching(piece)):
+            tallies.append(_read_raw(prepared, piece, listed, report))  # a partial step at an end of the window
             report.read_raw.append(piece.name)
-        tallies.append(tally)
+    if complete:
+        numbers = [(piece.start - _EPOCH) // step for piece in complete]
+        window = _Window(prepared, digest, location, step,
+                         {number: reaching(piece) for number, piece in zip(numbers, complete, strict=True)}, report)
+        for level, first in aligned_blocks(numbers[0], numbers[-1] + 1):
+            block = window.block(level, first)
+            if block is not None:
+                tallies.append(block)
     if not tallies:
         return None  # nothing in the window: the raw pass reports it as usual
     merged = merge_tallies(tallies)
     merged.null_timestamps = sum(spans[path].nulls for path in files.paths)
     merged.step_profiles = report.to_dict()
     logger.info(
-        "window from %s stored step profile(s), %s rebuilt, %s partial step(s) read raw; %s file(s) read",
-        len(report.reused), len(report.built), len(report.read_raw), len(report.files_read),
+        "window from %s stored step profile(s) (%s documents), %s rebuilt, %s partial step(s) read raw; "
+        "%s file(s) read", len(report.reused), report.documents_read, len(report.built), len(report.read_raw),
+        len(report.files_read),
     )
     return merged

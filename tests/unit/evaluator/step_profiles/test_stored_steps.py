@@ -23,6 +23,7 @@ from sklearn import metrics
 
 from modelmonitor.evaluator.inputs import read_config_document
 from modelmonitor.evaluator.run import RunOptions, run_evaluation
+from modelmonitor.evaluator.step_profiles import aligned_blocks
 
 AS_OF = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # midnight: the 30-day window is 30 whole days
 DAYS = 33
@@ -284,6 +285,8 @@ def test_a_stored_step_that_does_not_fit_is_rebuilt_not_mixed(dataset: Path) -> 
     document = _document(dataset)
     first = _evaluate(document, steps=True, run="original")
     location = Path(_steps(first)["location"])
+    for block in location.glob("block-*.json"):
+        block.unlink()  # the merged blocks would cover the days: look at the days themselves
     victim = location / "2026-11-10T000000Z.json"
     stored = json.loads(victim.read_text())
     stored["tally"]["accumulator"]["profile"] = "0123456789abcdef"  # state of another reference profile
@@ -296,6 +299,35 @@ def test_a_stored_step_that_does_not_fit_is_rebuilt_not_mixed(dataset: Path) -> 
     result = _evaluate(document, steps=True, run="repaired")
     assert sorted(_steps(result)["built"]) == ["2026-11-10T000000Z", "2026-11-11T000000Z", "2026-11-12T000000Z"]
     _assert_same(result, _evaluate(document, steps=False, run="raw"))
+
+
+def test_merged_blocks_cover_the_window_and_a_bad_one_is_rebuilt_from_its_halves(dataset: Path) -> None:
+    document = _document(dataset)
+    first = _evaluate(document, steps=True, run="original")
+    location = Path(_steps(first)["location"])
+    blocks = sorted(path.name for path in location.glob("block-*.json"))
+    assert _steps(first)["blocksWritten"] == len(blocks) > 0
+    second = _evaluate(document, steps=True, run="second")
+    assert _steps(second)["reused"] == 30 and _steps(second)["documentsRead"] <= 10
+    largest = max(blocks, key=lambda name: int(name.split("-")[1]))
+    stored = json.loads((location / largest).read_text())
+    day = next(iter(stored["files"]))
+    stored["files"][day] = [["/elsewhere/part.parquet", "1:1"]]  # made from other files than today's
+    (location / largest).write_text(json.dumps(stored))
+    third = _evaluate(document, steps=True, run="third")
+    assert _steps(third)["built"] == [] and _steps(third)["filesRead"] == 0
+    assert _steps(third)["blocksWritten"] >= 1 and _steps(third)["reused"] == 30
+    _assert_same(third, _evaluate(document, steps=False, run="raw"))
+
+
+def test_aligned_blocks_cover_each_step_once() -> None:
+    for first in range(0, 70):
+        for length in range(1, 100):
+            blocks = aligned_blocks(first, first + length)
+            covered = [step for level, start in blocks for step in range(start, start + (1 << level))]
+            assert covered == list(range(first, first + length))
+            assert all(start % (1 << level) == 0 for level, start in blocks)
+            assert len(blocks) <= 2 * 7
 
 
 def test_short_windows_read_raw(dataset: Path) -> None:
