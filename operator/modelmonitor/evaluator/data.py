@@ -14,7 +14,7 @@ not a time) are found before the first batch is read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -192,11 +192,13 @@ class TableSource:
         window: TimeWindow | None = None,
         null_timestamps: RowCount | None = None,
         timestamp_unit: str = "s",
+        dictionary_columns: Collection[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         """Stream the named columns that exist (absent ones are skipped), cut to ``window``.
 
         Rows without a timestamp cannot be placed in a window: they are left out and, when ``null_timestamps``
-        is given, counted there.
+        is given, counted there. Parquet text columns in ``dictionary_columns`` come dictionary-encoded
+        (``parquet_stream.parquet_batches``): for categories that only the statistics engine reads.
         """
         present = [column for column in columns if column in self.schema.names]
         read_columns = list(present)
@@ -204,7 +206,7 @@ class TableSource:
         if filtering and timestamp_column not in read_columns:
             read_columns.append(timestamp_column or "")
         yield from prefetched(self._windowed(read_columns, present, timestamp_column, window,
-                                              null_timestamps, timestamp_unit))
+                                              null_timestamps, timestamp_unit, dictionary_columns))
 
     def _windowed(
         self,
@@ -214,11 +216,12 @@ class TableSource:
         window: TimeWindow | None,
         null_timestamps: RowCount | None,
         timestamp_unit: str,
+        dictionary_columns: Collection[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         """:meth:`batches` minus the thread: decoded, cut to the window, read failures named."""
         filtering = window is not None and timestamp_column is not None and (window.start or window.end)
         try:
-            for batch in self._decoded(read_columns):
+            for batch in self._decoded(read_columns, dictionary_columns):
                 if batch.num_rows == 0:
                     continue
                 if filtering and window is not None and timestamp_column is not None:
@@ -236,7 +239,7 @@ class TableSource:
         except (OSError, pa.ArrowException) as error:
             raise _read_failure(self.uri, error) from None
 
-    def _decoded(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    def _decoded(self, columns: list[str], dictionary_columns: Collection[str] = ()) -> Iterator[pa.RecordBatch]:
         """Parquet ``BATCH_ROWS`` rows at a time, decoded on demand; other formats through Arrow's scanner.
 
         The scanner decodes ahead of a slower consumer into its queue, so its memory grows with the rows until
@@ -249,7 +252,8 @@ class TableSource:
         if dataset is None:
             for path, row_groups in self._parts:
                 try:
-                    yield from parquet_batches(self.files, path, row_groups, columns, self.schema)
+                    yield from parquet_batches(self.files, path, row_groups, columns, self.schema,
+                                               dictionary_columns)
                 except (OSError, pa.ArrowException) as error:  # name the file, not only the prefix
                     raise _read_failure(self._file_uri(path), error) from None
             return
@@ -287,8 +291,10 @@ class TableSource:
         *,
         timestamp_column: str | None = None,
         window: TimeWindow | None = None,
+        dictionary_columns: Collection[str] = (),
     ) -> Callable[[], Iterator[pa.RecordBatch]]:
-        return lambda: self.batches(columns, timestamp_column=timestamp_column, window=window)
+        return lambda: self.batches(columns, timestamp_column=timestamp_column, window=window,
+                                    dictionary_columns=dictionary_columns)
 
 
 def _check_utf8(batch: pa.RecordBatch, path: str, first_row: int) -> None:

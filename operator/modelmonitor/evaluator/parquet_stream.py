@@ -15,12 +15,13 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from importlib.machinery import ModuleSpec
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelmonitor.evaluator.stats.columns import READ_AS_DICTIONARY
 from modelmonitor.evaluator.storage import ResolvedFiles
 
 __all__ = ["BATCH_ROWS", "arrow_without_pandas", "parquet_batches", "prefetched"]
@@ -40,10 +41,25 @@ LARGE_ROW_GROUP_BYTES = 128 * 1024 * 1024
 PARALLEL_COLUMNS = True
 
 
+def _is_text(data_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+
+
 def parquet_batches(
-    files: ResolvedFiles, path: str, row_groups: tuple[int, ...] | None, columns: list[str], schema: pa.Schema
+    files: ResolvedFiles,
+    path: str,
+    row_groups: tuple[int, ...] | None,
+    columns: list[str],
+    schema: pa.Schema,
+    dictionary_columns: Collection[str] = (),
 ) -> Iterator[pa.RecordBatch]:
-    """One file's batches in the dataset's schema (a column the file lacks is null, a narrower type cast)."""
+    """One file's batches in the dataset's schema (a column the file lacks is null, a narrower type cast).
+
+    Text columns named in ``dictionary_columns`` come as dictionary arrays (field metadata
+    ``READ_AS_DICTIONARY``): Parquet stores categories dictionary-encoded, and decoding the codes instead of
+    the strings is ~4x cheaper; the values are the same.
+    """
+    as_dictionary = {name for name in dictionary_columns if name in columns and _is_text(schema.field(name).type)}
     with files.filesystem.open_input_file(path) as handle:
         metadata = pq.read_metadata(handle)
         selected = list(range(metadata.num_row_groups)) if row_groups is None else list(row_groups)
@@ -53,23 +69,40 @@ def parquet_batches(
         else:
             buffer_size = REMOTE_STREAM_BUFFER_BYTES if largest > LARGE_ROW_GROUP_BYTES else 0
         handle.seek(0)
-        parquet = pq.ParquetFile(handle, metadata=metadata, buffer_size=buffer_size, pre_buffer=False)
+        file_schema = metadata.schema.to_arrow_schema()
+        read_dictionary = [name for name in as_dictionary if name in file_schema.names
+                           and file_schema.field(name).type == schema.field(name).type]
+        parquet = pq.ParquetFile(handle, metadata=metadata, buffer_size=buffer_size, pre_buffer=False,
+                                 read_dictionary=read_dictionary or None)
         in_file = [column for column in columns if column in parquet.schema_arrow.names]
-        fields = [schema.field(column) for column in columns]
+        fields = [_dictionary_field(schema.field(column)) if column in as_dictionary else schema.field(column)
+                  for column in columns]
         target = pa.schema(fields)
         for batch in _row_group_batches(parquet, selected, in_file):
             if batch.schema.names == columns and batch.schema.types == target.types:
-                yield batch
+                yield batch if not as_dictionary else pa.RecordBatch.from_arrays(batch.columns, schema=target)
                 continue
             arrays = []
             for field in fields:
                 index = batch.schema.get_field_index(field.name)
                 if index < 0:
                     arrays.append(pa.nulls(batch.num_rows, field.type))
+                    continue
+                column = batch.column(index)
+                if column.type == field.type:
+                    arrays.append(column)
+                elif field.name in as_dictionary:  # a file whose text type differs: cast, then encode
+                    text = column.cast(field.type.value_type)
+                    arrays.append(text.dictionary_encode().cast(field.type))
                 else:
-                    column = batch.column(index)
-                    arrays.append(column if column.type == field.type else column.cast(field.type))
+                    arrays.append(column.cast(field.type))
             yield pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def _dictionary_field(field: pa.Field) -> pa.Field:
+    """``field`` as the dictionary-encoded text the reader hands out, marked as the reader's choice."""
+    metadata = {**(field.metadata or {}), READ_AS_DICTIONARY: b"1"}
+    return pa.field(field.name, pa.dictionary(pa.int32(), field.type), field.nullable, metadata)
 
 
 def _row_group_batches(

@@ -341,7 +341,9 @@ def prepare_run(
     cache_uri = profile_uri or profile_cache_location(config, options, reference, roles.to_dict(), reference_columns)
     profile = _cached_profile(cache_uri) if cache_uri is not None else None
     if profile is None:
-        profile = engine.build_profile(reference.factory(reference_columns), roles, config)
+        text_features = engine.dictionary_columns(config, roles, reference.schema)
+        profile = engine.build_profile(reference.factory(reference_columns, dictionary_columns=text_features),
+                                       roles, config)
         if cache_uri is not None:
             write_bytes(cache_uri, json.dumps(profile.to_dict(), allow_nan=False).encode("utf-8"), "application/json")
     else:
@@ -405,6 +407,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
     segments = None if prepared.segments is None else prepared.segments.new_tally(prepared.delayed_labels)
 
     performance_nulls, drift_nulls = RowCount(), RowCount()
+    text_features = engine.dictionary_columns(config, prepared.roles, current.schema)
 
     def batches(window: TimeWindow | None, with_labels: bool) -> Iterator[pa.RecordBatch]:
         nulls = performance_nulls if with_labels else drift_nulls
@@ -414,6 +417,7 @@ def accumulate_current(prepared: PreparedRun, source: TableSource | None = None)
             window=window,
             null_timestamps=nulls,
             timestamp_unit=config.spec.data.current.timestamp_unit,
+            dictionary_columns=text_features,
         )
         if with_labels:
             # an id spec.challenger.data joins on stays until the comparison has used it (it drops it then)

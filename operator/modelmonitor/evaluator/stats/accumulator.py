@@ -20,6 +20,7 @@ from modelmonitor.evaluator.stats.columns import (
     NumericColumnState,
     numeric_values,
 )
+from modelmonitor.evaluator.stats.columns import type_name as column_type_name
 from modelmonitor.evaluator.stats.drift import (
     DriftSettings,
     categorical_tables,
@@ -123,8 +124,8 @@ class EvaluationAccumulator:
             return
         self.rows += rows
         schema = batch.schema
-        for name, data_type in zip(schema.names, schema.types, strict=True):
-            type_name = str(data_type)
+        for field in schema:
+            name, type_name = field.name, column_type_name(field)
             known = self.current_types.setdefault(name, type_name)
             if known != type_name:
                 seen = self.changed_types.setdefault(name, [known])

@@ -26,6 +26,7 @@ from modelmonitor.evaluator.stats.columns import (
     NumericColumnState,
     numeric_values,
     text_values,
+    type_name,
 )
 from modelmonitor.evaluator.stats.errors import StatsConfigError, StatsDataError
 from modelmonitor.evaluator.stats.profile import ColumnProfile, ReferenceProfile
@@ -201,7 +202,7 @@ def build_reference_profile(
 
     columns: dict[str, ColumnProfile] = {}
     for name, (role, kind) in kinds.items():
-        arrow_type = str(schema.field(name).type)
+        arrow_type = type_name(schema.field(name))
         if kind == "numeric":
             column_extremes = extremes[name]
             sampled = quantile_sample.numeric[name]
@@ -235,7 +236,7 @@ def build_reference_profile(
         task=task,
         roles=roles,
         columns=columns,
-        schema={name: str(data_type) for name, data_type in zip(schema.names, schema.types, strict=True)},
+        schema={field.name: type_name(field) for field in schema},
         rows=rows,
         sample=model_sample,
         positive_class=positive,

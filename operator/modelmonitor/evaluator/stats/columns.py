@@ -24,16 +24,30 @@ from modelmonitor.evaluator.stats.exact import CompensatedSum, float_from_json, 
 
 __all__ = [
     "DEFAULT_CATEGORY_TRACKING_LIMIT",
+    "READ_AS_DICTIONARY",
     "BinLocator",
     "CategoricalColumnState",
     "FloatArray",
     "NumericColumnState",
     "numeric_values",
     "text_values",
+    "type_name",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 DEFAULT_CATEGORY_TRACKING_LIMIT = 10_000
+#: Field metadata of a text column the reader decoded as a dictionary by its own choice (Parquet stores
+#: categories dictionary-encoded: decoding codes, not strings, is ~4x cheaper, and counting them needs no
+#: hashing). The column's type is still reported as the file's text type.
+READ_AS_DICTIONARY = b"modelmonitor.readAsDictionary"
+
+
+def type_name(field: pa.Field) -> str:
+    """A column's type as results report it: the file's, also when the reader chose to decode a dictionary."""
+    data_type = field.type
+    if field.metadata and READ_AS_DICTIONARY in field.metadata and pa.types.is_dictionary(data_type):
+        return str(data_type.value_type)
+    return str(data_type)
 
 
 def numeric_values(array: pa.Array | pa.ChunkedArray, column: str) -> FloatArray:
