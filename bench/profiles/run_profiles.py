@@ -1,0 +1,230 @@
+"""A 30-day window from 30 stored daily step profiles against the same window read from raw data.
+
+    python bench/profiles/run_profiles.py [--rows-per-day 100000] [--repeat 3] [--json bench/profiles/results.json]
+
+Data (seeded, ``bench/generate.py``'s 25 features, label, prediction and score, plus a ``ts`` column): a
+reference of ``--reference-rows`` rows and 31 daily Parquet files of ``--rows-per-day`` rows each, the
+current data drifted as in the main benchmark. Every contender is the ``modelmonitor evaluate`` command in
+its own process (``bench/measure.py``: wall time, CPU seconds of all threads, peak RSS) with the reference
+profile already cached (warm), writing result.json and the HTML report:
+
+- **raw**: ``--no-step-profiles``: the 30 days read from the Parquet files, as before stored steps existed;
+- **30 stored days**: the window ending at midnight, every day's step profile stored by an earlier run;
+- **next day**: the window a day later: 29 stored days merged, the new day's file read and its profile
+  stored (the step-profile folder is restored to its 30-day state before each of these runs).
+
+Runs are interleaved round by round (raw, stored, next day, raw, ...) so the machine's load hits all alike;
+each row is the median of ``--repeat`` runs with the 1-minute load average before and after. The script
+also checks that the stored-steps result equals the raw one (counts, confusion matrix, drift tests exactly;
+float sums to 1e-12) and records it in the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+BENCH = Path(__file__).resolve().parent.parent
+ROOT = BENCH.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+sys.path.insert(0, str(BENCH))
+
+from generate import chunk  # noqa: E402  (bench/generate.py: the main benchmark's columns)
+
+MIDNIGHT = datetime(2026, 11, 23, tzinfo=UTC)
+DAYS = 30
+SEED = 20261201
+
+CONFIG = {
+    "monitor": {"namespace": "bench", "name": "credit"},
+    "spec": {
+        "model": {"name": "credit", "version": "7", "task": "binary-classification"},
+        "data": {
+            "reference": {"uri": "", "format": "parquet"},
+            "current": {"uri": "", "format": "parquet", "window": "30d", "timestampColumn": "ts"},
+            "columns": {"target": "label", "prediction": "pred", "score": "score", "exclude": ["request_id"]},
+        },
+        "metrics": [{"name": "accuracy", "min": 0.75, "severity": "critical"}, {"name": "f1", "min": 0.6},
+                    {"name": "roc_auc", "min": 0.7}],
+        "drift": {"tests": ["ks", "chi2", "psi"], "pValue": 0.05, "psi": {"warning": 0.1, "critical": 0.25},
+                  "datasetDriftShare": 0.3},
+    },
+}
+
+
+def generate(folder: Path, reference_rows: int, rows_per_day: int) -> None:
+    """The reference and 31 daily files (the window's 30 days and the next day), seeded."""
+    marker = folder / f"done-{reference_rows}-{rows_per_day}"
+    if marker.exists():
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "current").mkdir(parents=True)
+    rng = np.random.default_rng(SEED)
+    pq.write_table(pa.Table.from_batches([chunk(rng, reference_rows, False, 0)]), folder / "reference.parquet")
+    for day in range(DAYS + 1):
+        start = MIDNIGHT - timedelta(days=DAYS - day)
+        batch = chunk(rng, rows_per_day, True, day * rows_per_day)
+        seconds = np.sort(rng.uniform(0, 86_400, rows_per_day))
+        stamps = pa.array((np.datetime64(start.replace(tzinfo=None), "us")
+                           + (seconds * 1e6).astype("timedelta64[us]")), type=pa.timestamp("us", tz="UTC"))
+        table = pa.Table.from_batches([batch]).append_column("ts", stamps)
+        pq.write_table(table, folder / "current" / f"day={start:%Y-%m-%d}.parquet")
+    marker.write_text("")
+
+
+def measure(command: list[str]) -> dict[str, Any]:
+    completed = subprocess.run([str(PYTHON), str(BENCH / "measure.py"), "--", *command],
+                               check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    if result["exitCode"] != 0:
+        raise SystemExit(f"{command} failed: {completed.stderr[-2000:]}")
+    return result
+
+
+def evaluate_command(config: Path, output: Path, cache: Path, as_of: datetime, *extra: str) -> list[str]:
+    return [str(ROOT / ".venv" / "bin" / "modelmonitor"), "evaluate", "--config", str(config), "--as-of",
+            as_of.isoformat(), "--output", str(output), "--profile-cache", str(cache), "--run-id", "bench",
+            "--quiet", "--summary", str(output / "summary.json"), *extra]
+
+
+def exact_part(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rows": result["rows"], "confusionMatrix": result["confusionMatrix"], "verdict": result["verdict"],
+        "features": [(item["feature"], item["status"], item["currentCount"], item["tests"])
+                     for item in result["drift"]["features"]],
+    }
+
+
+def largest_float_gap(left: Any, right: Any) -> float:
+    """The largest relative difference between the floats of two results (``inf`` if their shapes differ)."""
+    if isinstance(left, float) and isinstance(right, float):
+        if left == right or (math.isnan(left) and math.isnan(right)):
+            return 0.0
+        return abs(left - right) / max(abs(left), abs(right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        if sorted(left) != sorted(right):
+            return math.inf
+        return max((largest_float_gap(left[key], right[key]) for key in left), default=0.0)
+    if isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            return math.inf
+        return max((largest_float_gap(one, other) for one, other in zip(left, right, strict=True)), default=0.0)
+    return 0.0 if left == right else math.inf
+
+
+def git(*arguments: str) -> str:
+    """The tree measured: the commit, and the evaluator sources changed but not committed (shared tree)."""
+    completed = subprocess.run(["git", *arguments], cwd=ROOT, check=True, capture_output=True, text=True)
+    return completed.stdout.rstrip("\n")
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    loads = [value for run in runs for value in (run["loadBefore"], run["loadAfter"])]
+    return {
+        "seconds": statistics.median(run["seconds"] for run in runs),
+        "fastest": min(run["seconds"] for run in runs),
+        "slowest": max(run["seconds"] for run in runs),
+        "cpuSeconds": statistics.median(run["cpuSeconds"] for run in runs),
+        "peakRssMiB": statistics.median(run["peakRssMiB"] for run in runs),
+        "loadLow": min(loads), "loadHigh": max(loads), "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows-per-day", type=int, default=100_000)
+    parser.add_argument("--reference-rows", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    arguments = parser.parse_args()
+    data = BENCH / "data" / "profiles"
+    work = BENCH / "out" / "profiles"
+    generate(data, arguments.reference_rows, arguments.rows_per_day)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    config_document = json.loads(json.dumps(CONFIG))
+    config_document["spec"]["data"]["reference"]["uri"] = str(data / "reference.parquet")
+    config_document["spec"]["data"]["current"]["uri"] = str(data / "current")
+    config = work / "config.json"
+    config.write_text(json.dumps(config_document))
+    cache = work / "cache"
+    next_day = MIDNIGHT + timedelta(days=1)
+    hidden = data / "current" / f"day={MIDNIGHT:%Y-%m-%d}.parquet"
+    parked = data / f"parked-day={MIDNIGHT:%Y-%m-%d}.parquet"
+    if hidden.exists():  # the next day's file arrives only for the next-day runs
+        hidden.rename(parked)
+
+    # Prime: the reference profile and the 30 days' step profiles (the state a daily monitor is in).
+    subprocess.run(evaluate_command(config, work / "prime", cache, MIDNIGHT), check=True, capture_output=True)
+    snapshot = work / "steps-30-days"
+    shutil.copytree(cache / "profiles" / "steps", snapshot)
+
+    contenders = {
+        "raw": ("30-day window from raw data (`--no-step-profiles`)", MIDNIGHT, ["--no-step-profiles"]),
+        "stored": ("30-day window from 30 stored daily profiles", MIDNIGHT, []),
+        "next-day": ("next day: 29 stored days + the new day read raw and stored", next_day, []),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+    for _ in range(arguments.repeat):
+        for name, (_, as_of, extra) in contenders.items():
+            shutil.rmtree(cache / "profiles" / "steps")
+            shutil.copytree(snapshot, cache / "profiles" / "steps")
+            if name == "next-day":
+                parked.rename(hidden)
+            load_before = os.getloadavg()[0]
+            try:
+                run = measure(evaluate_command(config, work / name, cache, as_of, *extra))
+            finally:
+                if name == "next-day":
+                    hidden.rename(parked)
+            runs[name].append({**run, "loadBefore": round(load_before, 2), "loadAfter": round(os.getloadavg()[0], 2)})
+            print(f"  {name}: {run['seconds']:.2f} s, {run['cpuSeconds']:.2f} CPU s, {run['peakRssMiB']:.0f} MiB, "
+                  f"load {load_before:.1f}", file=sys.stderr, flush=True)
+
+    results = {name: json.loads((work / name / "result.json").read_text()) for name in contenders}
+    compared = ("rows", "labels", "metrics", "confusionMatrix", "verdict", "violations", "checks", "drift",
+                "dataQuality", "estimated", "statistics")
+    raw = {key: results["raw"][key] for key in compared}
+    stored = {key: results["stored"][key] for key in compared}
+    equality = {
+        "exactPartsEqual": exact_part(results["raw"]) == exact_part(results["stored"]),
+        "largestRelativeFloatGap": largest_float_gap(raw, stored),
+        "stepProfiles": {name: results[name]["data"]["current"]["stepProfiles"] for name in contenders},
+        "rowsInWindow": results["raw"]["rows"]["current"],
+    }
+    summary = {name: summarise(runs[name]) for name in contenders}
+    rows_total = results["raw"]["rows"]["current"]
+    for name, (label, _, _) in contenders.items():
+        item = summary[name]
+        print(f"| {rows_total:,} rows, 30 days | {label} | {item['seconds']:.2f} s ({item['fastest']:.2f}-"
+              f"{item['slowest']:.2f}) | {item['cpuSeconds']:.2f} s | {item['peakRssMiB']:.0f} MiB | "
+              f"{item['loadLow']:.1f}-{item['loadHigh']:.1f} |")
+    print(json.dumps(equality, indent=1))
+    if arguments.json is not None:
+        arguments.json.write_text(json.dumps({
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": git("rev-parse", "--short", "HEAD"),
+            "uncommittedSources": git("status", "--short", "--", "operator").splitlines(),
+            "rowsPerDay": arguments.rows_per_day, "referenceRows": arguments.reference_rows,
+            "repeat": arguments.repeat, "contenders": {name: label for name, (label, _, _) in contenders.items()},
+            "results": summary, "equality": equality,
+        }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
