@@ -35,6 +35,8 @@ EXERCISED: dict[str, list[tuple[str, str]]] = {
     "make test": [(".ci/run", "make test")],
     "modelmonitor evaluate --config": [
         ("tests/integration/evaluator/test_spec_refusals.py", '"evaluate", "--config", str(config)')],
+    "modelmonitor evaluate --no-step-profiles": [
+        ("tests/unit/evaluator/step_profiles/test_stored_steps.py", '("raw", ["--no-step-profiles"])')],
     "make help": [(THIS_FILE, "def test_make_help_lists_every_target_the_readme_names")],
     "make test-unit": [(THIS_FILE, "def test_make_test_unit_runs_the_unit_tests")],
     "make generate": [(THIS_FILE, "def test_make_generate_leaves_an_up_to_date_tree_unchanged")],
