@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 
 from modelmonitor.api.parsing import dump_value
 from modelmonitor.evaluator.data import FilePart, TableSource, TimeWindow, _as_utc_timestamps
-from modelmonitor.evaluator.errors import EvaluatorError
+from modelmonitor.evaluator.errors import EvaluatorError, StorageError
 from modelmonitor.evaluator.run import CurrentTally, PreparedRun, accumulate_current
 from modelmonitor.evaluator.sharding import merge_tallies, tally_from_state, tally_to_state
 from modelmonitor.evaluator.stats.accumulator import STATE_VERSION
@@ -77,6 +77,9 @@ STEP_KIND = "ModelMonitorStepProfile"
 BLOCK_KIND = "ModelMonitorStepBlock"
 #: Merged blocks of up to 2**6 = 64 steps, so a long window reads a handful of documents, not one per day.
 MAX_BLOCK_LEVEL = 6
+#: A run that would read more than this many times the bytes of a raw pass (files reaching into many steps
+#: to be built) reads its window raw instead, storing nothing.
+MAX_READ_FACTOR = 2
 SPANS_KIND = "ModelMonitorFileSpans"
 DAY = timedelta(days=1)
 #: Windows at least this long are assembled from daily steps; shorter ones are read raw.
@@ -103,7 +106,7 @@ class Step:
 
     @property
     def name(self) -> str:
-        return self.start.astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+        return _name(self.start)
 
 
 def plan_steps(window: TimeWindow, step: timedelta) -> list[Step]:
@@ -321,8 +324,9 @@ def _spans(prepared: PreparedRun, root: str, report: StepReport) -> dict[str, Fi
         report.spans_scanned.append(path)
         report.read(path, version)
     if report.spans_scanned or set(stored) != set(spans):
-        payload = {"version": 1, "kind": SPANS_KIND, "files": {path: span.to_list() for path, span in spans.items()}}
-        write_bytes(uri, json.dumps(payload, sort_keys=True).encode("utf-8"), "application/json")
+        payload: dict[str, Any] = {"version": 1, "kind": SPANS_KIND,
+                                   "files": {path: span.to_list() for path, span in spans.items()}}
+        _store(uri, payload)
     return spans
 
 
@@ -369,40 +373,75 @@ class _Window:
     step: timedelta
     files_by_step: dict[int, list[list[str]]]
     report: StepReport
+    restored: dict[tuple[int, int], CurrentTally] = field(default_factory=dict)
 
     def moment(self, number: int) -> datetime:
         return _EPOCH + number * self.step
 
-    def block(self, level: int, first: int) -> CurrentTally | None:
-        """The merged state of steps ``first .. first + 2**level - 1``: stored, or assembled and stored."""
+    def _describe(self, level: int, first: int) -> tuple[str, Any, str, str]:
+        """A block's name, its per-step file lists (a step: its own list), its kind and where it is stored."""
         size = 1 << level
-        numbers = range(first, first + size)
-        if all(not self.files_by_step[number] for number in numbers):
-            return None  # no file reaches into these steps: no rows, nothing to read or store
-        start, end = self.moment(first), self.moment(first + size)
-        name = start.strftime("%Y-%m-%dT%H%M%SZ")
+        name = _name(self.moment(first))
         listed: Any = self.files_by_step[first] if level == 0 else {
-            self.moment(number).strftime("%Y-%m-%dT%H%M%SZ"): self.files_by_step[number] for number in numbers}
+            _name(self.moment(number)): self.files_by_step[number] for number in range(first, first + size)}
         kind = STEP_KIND if level == 0 else BLOCK_KIND
-        uri = join_uri(self.location, f"{name}.json" if level == 0 else f"block-{size}-{name}.json")
+        file_name = f"{name}.json" if level == 0 else f"block-{size}-{name}.json"
+        return name, listed, kind, join_uri(self.location, file_name)
+
+    def _empty(self, level: int, first: int) -> bool:
+        """No file reaches into these steps: no rows, nothing to read or store."""
+        return all(not self.files_by_step[number] for number in range(first, first + (1 << level)))
+
+    def resolve(self, level: int, first: int) -> list[int]:
+        """Look the block up (then its halves): the steps that must be read raw; valid stored states are kept."""
+        if self._empty(level, first):
+            return []
+        _, listed, kind, uri = self._describe(level, first)
         self.report.documents_read += 1
         stored = _restored(self.prepared, _load_json(uri), kind, self.digest, listed)
         if stored is not None:
-            self.report.reused.extend(self.moment(number).strftime("%Y-%m-%dT%H%M%SZ") for number in numbers
+            self.restored[(level, first)] = stored
+            self.report.reused.extend(_name(self.moment(number)) for number in range(first, first + (1 << level))
                                       if self.files_by_step[number])
-            return stored
+            return []
         if level == 0:
-            tally = _read_raw(self.prepared, Step(start, end, complete=True), self.files_by_step[first], self.report)
+            return [first]
+        half = 1 << (level - 1)
+        return self.resolve(level - 1, first) + self.resolve(level - 1, first + half)
+
+    def assemble(self, level: int, first: int) -> CurrentTally | None:
+        """The block's state after :meth:`resolve`: restored, or read / merged from its halves and stored."""
+        if self._empty(level, first):
+            return None
+        if (level, first) in self.restored:
+            return self.restored.pop((level, first))
+        name, listed, kind, uri = self._describe(level, first)
+        start, end = self.moment(first), self.moment(first + (1 << level))
+        if level == 0:
+            tally = _read_raw(self.prepared, Step(start, end, complete=True), listed, self.report)
             self.report.built.append(name)
         else:
-            halves = [self.block(level - 1, first), self.block(level - 1, first + size // 2)]
-            present = [half for half in halves if half is not None]
+            half = 1 << (level - 1)
+            present = [part for part in (self.assemble(level - 1, first), self.assemble(level - 1, first + half))
+                       if part is not None]
             tally = merge_tallies(present) if len(present) > 1 else present[0]
             self.report.blocks_written += 1
-        document = {"version": STEP_PROFILE_VERSION, "kind": kind, "settings": self.digest,
-                    "step": TimeWindow(start, end).to_dict(), "files": listed, "tally": tally_to_state(tally)}
-        write_bytes(uri, json.dumps(document, allow_nan=False).encode("utf-8"), "application/json")
+        _store(uri, {"version": STEP_PROFILE_VERSION, "kind": kind, "settings": self.digest,
+                     "step": TimeWindow(start, end).to_dict(), "files": listed, "tally": tally_to_state(tally)})
         return tally
+
+
+def _name(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+
+
+def _store(uri: str, document: dict[str, Any]) -> None:
+    """Store a state for later runs; a store that refuses costs those runs a raw read, not this run its result."""
+    try:
+        write_bytes(uri, json.dumps(document, allow_nan=False).encode("utf-8"), "application/json")
+    except StorageError as error:
+        logger.warning("could not store the step profile %s (%s): later runs will read that data again",
+                       uri, error.reason)
 
 
 def _read_raw(prepared: PreparedRun, piece: Step, listed: list[list[str]], report: StepReport) -> CurrentTally:
@@ -434,20 +473,29 @@ def accumulate_with_steps(prepared: PreparedRun) -> CurrentTally | None:
                 if spans[path].reaches(piece)]
 
     pieces = plan_steps(prepared.drift_window, step)
+    partial = [(piece, listed) for piece in pieces if not piece.complete and (listed := reaching(piece))]
     complete = [piece for piece in pieces if piece.complete]
+    numbers = [(piece.start - _EPOCH) // step for piece in complete]
+    window = _Window(prepared, digest, location, step,
+                     {number: reaching(piece) for number, piece in zip(numbers, complete, strict=True)}, report)
+    blocks = aligned_blocks(numbers[0], numbers[-1] + 1) if numbers else []
+    to_read = [window.files_by_step[number] for level, first in blocks for number in window.resolve(level, first)]
+    to_read += [listed for _, listed in partial]
+    planned = sum(_size_of(version) for listed in to_read for _, version in listed)
+    if len(to_read) > 1 and planned > MAX_READ_FACTOR * files.total_bytes:
+        # files that reach into many steps to be built (one file holding the whole window, rewritten daily):
+        # a step at a time would read them once per step, where one raw pass reads every file once
+        logger.info("reading the window raw: building its steps would read %s bytes, a raw pass %s",
+                    planned, files.total_bytes)
+        return None
     tallies: list[CurrentTally] = []
-    for piece in pieces:
-        if not piece.complete and (listed := reaching(piece)):
-            tallies.append(_read_raw(prepared, piece, listed, report))  # a partial step at an end of the window
-            report.read_raw.append(piece.name)
-    if complete:
-        numbers = [(piece.start - _EPOCH) // step for piece in complete]
-        window = _Window(prepared, digest, location, step,
-                         {number: reaching(piece) for number, piece in zip(numbers, complete, strict=True)}, report)
-        for level, first in aligned_blocks(numbers[0], numbers[-1] + 1):
-            block = window.block(level, first)
-            if block is not None:
-                tallies.append(block)
+    for piece, listed in partial:  # the partial steps at the window's ends
+        tallies.append(_read_raw(prepared, piece, listed, report))
+        report.read_raw.append(piece.name)
+    for level, first in blocks:
+        block = window.assemble(level, first)
+        if block is not None:
+            tallies.append(block)
     if not tallies:
         return None  # nothing in the window: the raw pass reports it as usual
     merged = merge_tallies(tallies)
