@@ -98,3 +98,15 @@ def test_labels_of_their_own_source_key_every_day(reference: Path) -> None:
                                                     "format": "parquet", "delay": "2d"}})
     delayed["spec"]["data"]["columns"]["exclude"] = []
     assert _evaluate(delayed, steps=True, run="delayed")["data"]["current"]["stepProfiles"] is None
+
+
+def test_a_shorter_window_reuses_the_days_a_longer_one_stored(reference: Path) -> None:
+    """The window is not part of a day's state: 30d then 14d reads nothing new."""
+    for day, table in enumerate(_days(31)):
+        pq.write_table(table, reference / "current" / f"day-{day:02d}.parquet")
+    document = _document(reference)
+    _evaluate(document, steps=True, run="30d")
+    document["spec"]["data"]["current"]["window"] = "14d"
+    shorter = _evaluate(document, steps=True, run="14d")
+    assert _steps(shorter)["reused"] == 14 and _steps(shorter)["filesRead"] == 0
+    _assert_same(shorter, _evaluate(document, steps=False, run="14d-raw"))
