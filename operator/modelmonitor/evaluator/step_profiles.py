@@ -29,6 +29,8 @@ A stored step is used only when it provably holds what a raw read would give:
   rebuilt from its two halves (themselves stored), so late data for one day rewrites one day and the
   blocks above it.
 
+All stored states are looked up before any data is read: a run whose missing steps would read more than
+twice the bytes of a raw pass (one file holding the whole window is read once per step) reads raw instead.
 Not used (the run reads raw data as before): windows shorter than two days, no timestamp column, delayed
 labels (``spec.data.labels.delay``: performance and drift windows differ), ``spec.challenger``, a version
 column, sharded runs, and a run without a cache location (a local ``--output`` alone).
@@ -222,6 +224,7 @@ def settings_digest(prepared: PreparedRun, step: timedelta) -> str:
         "roles": prepared.roles.to_dict(),
         "columns": dump_value(spec.data.columns),
         "current": {
+            "uri": config.current_uri,  # monitors sharing a cache root keep apart
             "format": spec.data.current.format,
             "timestampColumn": spec.data.current.timestamp_column,
             "timestampUnit": spec.data.current.timestamp_unit,
@@ -304,7 +307,8 @@ def _load_json(uri: str) -> dict[str, Any] | None:
 def _spans(prepared: PreparedRun, root: str, report: StepReport) -> dict[str, FileSpan]:
     """Every current file's span: known versions from the stored spans, new or changed files scanned."""
     current = prepared.config.spec.data.current
-    key = json.dumps([current.timestamp_column, current.timestamp_unit, current.format, STEP_PROFILE_VERSION])
+    key = json.dumps([prepared.config.current_uri, current.timestamp_column, current.timestamp_unit, current.format,
+                      STEP_PROFILE_VERSION])
     uri = join_uri(root, f"spans-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
     stored: dict[str, FileSpan] = {}
     document = _load_json(uri)
