@@ -2,10 +2,12 @@
 
 - `kube_cluster`: etcd + kube-apiserver + kube-controller-manager on loopback (tests/harness/controlplane.py),
   or, with `USE_EXISTING_CLUSTER=1`, the cluster of the current kubeconfig (kind, k3d, a real cluster).
-- `node_agent`: the stand-in for kubelet that runs pods as local processes (tests/harness/node_agent.py).
-  With `MODELMONITOR_NODE=real` the session's cluster gets a real node instead (containerd + kubelet running
-  the project's image, tests/harness/node.py; its API server and MinIO on the node bridge's gateway address),
-  and `node_agent` is None as on an existing cluster.
+- The session's cluster has a real node (containerd + kubelet running the project's image, tests/harness/node.py;
+  its API server and MinIO on the node bridge's gateway address); every container that runs there is checked
+  at the end of the session to come from the project's image (tests/harness/pod_audit.py).
+- `node_agent`: None on the real node and on an existing cluster. With `MODELMONITOR_NODE=agent` the session
+  uses the stand-in for kubelet that runs pods as local processes instead (tests/harness/node_agent.py): a quick
+  loop while editing, or a machine without root.
 - `s3_server`: MinIO on loopback with generated credentials (tests/harness/minio.py).
 
 Every process a fixture starts is stopped when the session ends, also when a test fails or the run is
@@ -29,6 +31,7 @@ from tests.harness.controlplane import LocalControlPlane, find_binaries
 from tests.harness.minio import MinioServer, find_minio
 from tests.harness.node import GATEWAY, RealCluster, project_image_reference, real_cluster, real_node_requested
 from tests.harness.node_agent import NodeAgent
+from tests.harness.pod_audit import PodAudit
 
 if real_node_requested():
     # Evaluation Jobs run the project's image (tests/integration/conftest.py reads this at import).
@@ -43,7 +46,7 @@ class KubeCluster:
     server: str
     existing: bool
     plane: LocalControlPlane | None = None
-    real: RealCluster | None = None  # the real node's cluster (MODELMONITOR_NODE=real)
+    real: RealCluster | None = None  # the real node's cluster (None with MODELMONITOR_NODE=agent)
 
     @property
     def env(self) -> dict[str, str]:
@@ -70,6 +73,20 @@ class KubeCluster:
         return name
 
 
+_AUDIT_SUMMARY: list[str] = []  # what the pod audit of the real node saw, for the terminal summary
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `own_node` start and stop a real node of their own (the demo, the teardown check): they run
+    first, before any test starts the session's real node, since one node at a time runs on a machine."""
+    items.sort(key=lambda item: item.get_closest_marker("own_node") is None)  # stable: otherwise file order
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _AUDIT_SUMMARY:
+        terminalreporter.write_line(f"pod audit: {line}")
+
+
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeCluster]:
     if os.environ.get("USE_EXISTING_CLUSTER") == "1":
@@ -78,8 +95,18 @@ def kube_cluster() -> Iterator[KubeCluster]:
         return
     if real_node_requested():
         with real_cluster() as cluster:
-            yield KubeCluster(kubeconfig=cluster.plane.kubeconfig, server=cluster.plane.server, existing=False,
-                              plane=cluster.plane, real=cluster)
+            kube = KubeCluster(kubeconfig=cluster.plane.kubeconfig, server=cluster.plane.server, existing=False,
+                               plane=cluster.plane, real=cluster)
+            audit = PodAudit(kube.api_client(), {cluster.image_id: "project image",
+                                                 cluster.node.pause_image_id(): "pause image (stand-in model servers)"})
+            audit.start()
+            try:
+                yield kube
+            finally:
+                audit.stop()
+            _AUDIT_SUMMARY.append(audit.summary())
+            problems = audit.problems()
+            assert not problems, "pods that did not run in a container of the project's image:\n" + "\n".join(problems)
         return
     workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-cp-"))
     plane = LocalControlPlane(workdir, find_binaries())

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.node import real_node_possible
+from tests.harness.node import real_node_requested
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPORT = REPO_ROOT / ".local" / "demo" / "report.html"
 
-pytestmark = [pytest.mark.cluster, pytest.mark.s3]
+# own_node: runs before the session's real node starts, so the demo gets the real node (one node at a time).
+pytestmark = [pytest.mark.cluster, pytest.mark.s3, pytest.mark.own_node]
 
 
 @pytest.mark.skipif(os.environ.get("USE_EXISTING_CLUSTER") == "1", reason="the demo runs its own local cluster")
@@ -29,14 +30,15 @@ def test_demo_prints_the_verdict_the_alert_email_and_the_report() -> None:
     REPORT.unlink(missing_ok=True)
     runs_before = set(REPORT.parent.glob("run-*"))
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "tests.harness.demo"], cwd=REPO_ROOT, text=True,
+    node = "real" if real_node_requested() else "agent"
+    result = subprocess.run([sys.executable, "-m", "tests.harness.demo", "--node", node], cwd=REPO_ROOT, text=True,
                             capture_output=True, timeout=300, check=False)
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert elapsed < 180, f"the demo took {elapsed:.0f} s (warm cache: it must take < 3 minutes)\n{output}"
 
-    if real_node_possible() is None:  # pods in containers of the project's image, not local processes
+    if node == "real":  # pods in containers of the project's image, not local processes
         assert result.stdout.startswith("Node: a real node (containerd + kubelet, the project image)"), output
         assert "Starting the node: containerd, kubelet, kube-proxy, kube-scheduler ... ok" in result.stdout
     progress = re.findall(r"^\[\s*(\d+)/(\d+)\] .* ok \(", result.stdout, re.MULTILINE)

@@ -1,5 +1,5 @@
 """Stopping a real cluster (tests/harness/node.py) leaves nothing behind: no process, mount, bridge, shim or
-iptables chain. Its own module, so it runs after test_real_node.py's cluster is gone (one node at a time)."""
+iptables chain. Marked `own_node`, so it runs before the session's real node starts (one node at a time)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.node import BRIDGE, real_cluster, real_node_possible, real_node_requested
+from tests.harness.node import BRIDGE, real_cluster, real_node_possible
 
 pytestmark = [
     pytest.mark.cluster,
+    pytest.mark.own_node,
     pytest.mark.skipif(os.environ.get("USE_EXISTING_CLUSTER") == "1", reason="starts its own local real node"),
 ]
 
 
 def test_teardown_leaves_nothing_behind() -> None:
     """A second cluster, started and stopped here: no process, mount, bridge or iptables chain remains."""
-    if real_node_requested():
-        pytest.skip("the session's real node (MODELMONITOR_NODE=real) is running: one node at a time; "
-                    "its teardown is checked in a run without the switch")
     reason = real_node_possible()
     if reason:
         pytest.fail(f"this machine cannot run the real node: {reason}")

@@ -77,8 +77,13 @@ class NodeBinaries:
 
 
 def real_node_requested() -> bool:
-    """The switch: `MODELMONITOR_NODE=real` runs the session's pods on a real node (else the node agent)."""
-    return os.environ.get("MODELMONITOR_NODE", "agent") == "real"
+    """The switch: the session's pods run on a real node (the default, `MODELMONITOR_NODE=real`), or, with
+    `MODELMONITOR_NODE=agent`, on the node agent (pods as local processes: a quick loop while editing the
+    operator, or a machine without root; no container, no image)."""
+    mode = os.environ.get("MODELMONITOR_NODE", "real")
+    if mode not in ("real", "agent"):
+        raise NodeError(f"MODELMONITOR_NODE={mode!r}: use 'real' (the default) or 'agent'")
+    return mode == "real"
 
 
 def real_node_possible() -> str | None:
@@ -327,6 +332,11 @@ class RealNode:
             if previous:  # the replaced build's content goes with its last reference (containerd's root persists)
                 self._ctr("images", "rm", f"sha256:{previous}", check=False)
 
+    def pause_image_id(self) -> str:
+        """The id (hex) of the pause image in containerd: the sandbox, and the stand-in model servers' image."""
+        return subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", PAUSE_IMAGE], env=podman_env(),
+                              check=True, capture_output=True, text=True).stdout.strip()
+
     def alias_image(self, reference: str, source: str = PAUSE_IMAGE) -> None:
         """Make `reference` name `source` in containerd (default the pause image: it runs until stopped), so a
         test's stand-in model server (`registry.local/model:2`) starts without a registry; no pull is tried
@@ -560,7 +570,7 @@ def real_cluster(workdir: Path | None = None, keep: bool = False) -> Iterator[Re
     """Everything started (image built if needed), everything stopped and removed on exit."""
     reason = real_node_possible()
     if reason:
-        raise NodeError(reason)
+        raise NodeError(f"{reason} (MODELMONITOR_NODE=agent runs the pods as local processes instead)")
     owned = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="modelmonitor-realnode-"))
     binaries, node_binaries = find_binaries(), find_node_binaries()
