@@ -86,18 +86,18 @@ def generate(folder: Path, reference_rows: int, rows_per_day: int) -> None:
     marker.write_text("")
 
 
-def measure(command: list[str]) -> dict[str, Any]:
+def measure(command: list[str], environment: dict[str, str]) -> dict[str, Any]:
     completed = subprocess.run([str(PYTHON), str(BENCH / "measure.py"), "--", *command],
-                               check=True, capture_output=True, text=True)
+                               check=True, capture_output=True, text=True, env=environment)
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     if result["exitCode"] != 0:
         raise SystemExit(f"{command} failed: {completed.stderr[-2000:]}")
     return result
 
 
-def evaluate_command(config: Path, output: Path, cache: Path, as_of: datetime, *extra: str) -> list[str]:
+def evaluate_command(config: Path, output: Path, cache: str, as_of: datetime, *extra: str) -> list[str]:
     return [str(ROOT / ".venv" / "bin" / "modelmonitor"), "evaluate", "--config", str(config), "--as-of",
-            as_of.isoformat(), "--output", str(output), "--profile-cache", str(cache), "--run-id", "bench",
+            as_of.isoformat(), "--output", str(output), "--profile-cache", cache, "--run-id", "bench",
             "--quiet", "--summary", str(output / "summary.json"), *extra]
 
 
@@ -144,11 +144,90 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+class LocalStore:
+    """The data and the stored profiles on the local disk."""
+
+    def __init__(self, data: Path, work: Path) -> None:
+        self.env: dict[str, str] = {}
+        self.data, self.work, self.cache = data, work, work / "cache"
+        self.reference, self.current = str(data / "reference.parquet"), str(data / "current")
+        self.hidden = data / "current" / f"day={MIDNIGHT:%Y-%m-%d}.parquet"
+        self.parked = data / f"parked-day={MIDNIGHT:%Y-%m-%d}.parquet"
+        if self.hidden.exists():  # the next day's file arrives only for the next-day runs
+            self.hidden.rename(self.parked)
+
+    def snapshot(self) -> None:
+        shutil.copytree(self.cache / "profiles" / "steps", self.work / "steps-30-days")
+
+    def restore(self) -> None:
+        shutil.rmtree(self.cache / "profiles" / "steps")
+        shutil.copytree(self.work / "steps-30-days", self.cache / "profiles" / "steps")
+
+    def next_day(self, arrived: bool) -> None:
+        if arrived:
+            self.parked.rename(self.hidden)
+        else:
+            self.hidden.rename(self.parked)
+
+    def close(self) -> None:
+        pass
+
+
+class MinioStore:
+    """The same files in a MinIO bucket on loopback (tests/harness/minio.py): stored profiles cost GETs."""
+
+    def __init__(self, data: Path, work: Path) -> None:
+        sys.path.insert(0, str(ROOT))
+        from tests.harness.minio import MinioServer, find_minio
+
+        (work / "minio").mkdir()
+        self.server = MinioServer(work / "minio", find_minio())
+        self.server.start()
+        self.env = self.server.env
+        self.client = self.server.client()
+        self.bucket = self.server.create_bucket("bench")
+        self.client.upload_file(str(data / "reference.parquet"), self.bucket, "reference.parquet")
+        self.next_key = f"current/day={MIDNIGHT:%Y-%m-%d}.parquet"
+        for path in sorted((data / "current").glob("*.parquet")):
+            if f"current/{path.name}" != self.next_key:
+                self.client.upload_file(str(path), self.bucket, f"current/{path.name}")
+        parked = data / f"parked-day={MIDNIGHT:%Y-%m-%d}.parquet"
+        self.next_file = parked if parked.exists() else data / "current" / f"day={MIDNIGHT:%Y-%m-%d}.parquet"
+        self.reference, self.current = f"s3://{self.bucket}/reference.parquet", f"s3://{self.bucket}/current/"
+        self.cache = f"s3://{self.bucket}/cache"
+
+    def _keys(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def snapshot(self) -> None:
+        for key in self._keys("cache/profiles/steps/"):
+            self.client.copy_object(Bucket=self.bucket, Key="snapshot/" + key,
+                                    CopySource={"Bucket": self.bucket, "Key": key})
+
+    def restore(self) -> None:
+        for key in self._keys("cache/profiles/steps/"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        for key in self._keys("snapshot/"):
+            self.client.copy_object(Bucket=self.bucket, Key=key.removeprefix("snapshot/"),
+                                    CopySource={"Bucket": self.bucket, "Key": key})
+
+    def next_day(self, arrived: bool) -> None:
+        if arrived:
+            self.client.upload_file(str(self.next_file), self.bucket, self.next_key)
+        else:
+            self.client.delete_object(Bucket=self.bucket, Key=self.next_key)
+
+    def close(self) -> None:
+        self.server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows-per-day", type=int, default=100_000)
     parser.add_argument("--reference-rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--s3", action="store_true", help="data and stored profiles in MinIO on loopback")
     parser.add_argument("--json", type=Path, default=None)
     arguments = parser.parse_args()
     data = BENCH / "data" / "profiles"
@@ -156,41 +235,44 @@ def main() -> None:
     generate(data, arguments.reference_rows, arguments.rows_per_day)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    store: LocalStore | MinioStore = MinioStore(data, work) if arguments.s3 else LocalStore(data, work)
+    try:
+        measured(arguments, store, work)
+    finally:
+        store.close()
+
+
+def measured(arguments: argparse.Namespace, store: LocalStore | MinioStore, work: Path) -> None:
     config_document = json.loads(json.dumps(CONFIG))
-    config_document["spec"]["data"]["reference"]["uri"] = str(data / "reference.parquet")
-    config_document["spec"]["data"]["current"]["uri"] = str(data / "current")
+    config_document["spec"]["data"]["reference"]["uri"] = store.reference
+    config_document["spec"]["data"]["current"]["uri"] = store.current
     config = work / "config.json"
     config.write_text(json.dumps(config_document))
-    cache = work / "cache"
-    next_day = MIDNIGHT + timedelta(days=1)
-    hidden = data / "current" / f"day={MIDNIGHT:%Y-%m-%d}.parquet"
-    parked = data / f"parked-day={MIDNIGHT:%Y-%m-%d}.parquet"
-    if hidden.exists():  # the next day's file arrives only for the next-day runs
-        hidden.rename(parked)
+    cache = str(store.cache)
+    environment = dict(os.environ, **store.env)
 
     # Prime: the reference profile and the 30 days' step profiles (the state a daily monitor is in).
-    subprocess.run(evaluate_command(config, work / "prime", cache, MIDNIGHT), check=True, capture_output=True)
-    snapshot = work / "steps-30-days"
-    shutil.copytree(cache / "profiles" / "steps", snapshot)
+    subprocess.run(evaluate_command(config, work / "prime", cache, MIDNIGHT), check=True, capture_output=True,
+                   env=environment)
+    store.snapshot()
 
     contenders = {
         "raw": ("30-day window from raw data (`--no-step-profiles`)", MIDNIGHT, ["--no-step-profiles"]),
         "stored": ("30-day window from 30 stored daily profiles", MIDNIGHT, []),
-        "next-day": ("next day: 29 stored days + the new day read raw and stored", next_day, []),
+        "next-day": ("next day: 29 stored days + the new day read raw and stored", MIDNIGHT + timedelta(days=1), []),
     }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
     for _ in range(arguments.repeat):
         for name, (_, as_of, extra) in contenders.items():
-            shutil.rmtree(cache / "profiles" / "steps")
-            shutil.copytree(snapshot, cache / "profiles" / "steps")
+            store.restore()
             if name == "next-day":
-                parked.rename(hidden)
+                store.next_day(arrived=True)
             load_before = os.getloadavg()[0]
             try:
-                run = measure(evaluate_command(config, work / name, cache, as_of, *extra))
+                run = measure(evaluate_command(config, work / name, cache, as_of, *extra), environment)
             finally:
                 if name == "next-day":
-                    hidden.rename(parked)
+                    store.next_day(arrived=False)
             runs[name].append({**run, "loadBefore": round(load_before, 2), "loadAfter": round(os.getloadavg()[0], 2)})
             print(f"  {name}: {run['seconds']:.2f} s, {run['cpuSeconds']:.2f} CPU s, {run['peakRssMiB']:.0f} MiB, "
                   f"load {load_before:.1f}", file=sys.stderr, flush=True)
@@ -210,7 +292,8 @@ def main() -> None:
     rows_total = results["raw"]["rows"]["current"]
     for name, (label, _, _) in contenders.items():
         item = summary[name]
-        print(f"| {rows_total:,} rows, 30 days | {label} | {item['seconds']:.2f} s ({item['fastest']:.2f}-"
+        where = ", MinIO" if arguments.s3 else ""
+        print(f"| {rows_total:,} rows, 30 days{where} | {label} | {item['seconds']:.2f} s ({item['fastest']:.2f}-"
               f"{item['slowest']:.2f}) | {item['cpuSeconds']:.2f} s | {item['peakRssMiB']:.0f} MiB | "
               f"{item['loadLow']:.1f}-{item['loadHigh']:.1f} |")
     print(json.dumps(equality, indent=1))
@@ -221,7 +304,8 @@ def main() -> None:
             "commit": git("rev-parse", "--short", "HEAD"),
             "uncommittedSources": git("status", "--short", "--", "operator").splitlines(),
             "rowsPerDay": arguments.rows_per_day, "referenceRows": arguments.reference_rows,
-            "repeat": arguments.repeat, "contenders": {name: label for name, (label, _, _) in contenders.items()},
+            "repeat": arguments.repeat, "store": "MinIO on loopback" if arguments.s3 else "local disk",
+            "contenders": {name: label for name, (label, _, _) in contenders.items()},
             "results": summary, "equality": equality,
         }, indent=1))
 
