@@ -328,14 +328,17 @@ class ClassificationState:
 
 
 def _sparse(histogram: IntArray) -> list[list[int]]:
+    """``[[bin, count], ...]`` of the occupied bins (vectorised: stored step profiles write thousands of them)."""
     occupied = np.flatnonzero(histogram)
-    return [[int(position), int(histogram[position])] for position in occupied]
+    pairs: list[list[int]] = np.column_stack([occupied, histogram[occupied]]).astype(np.int64).tolist()
+    return pairs
 
 
 def _dense(pairs: list[list[int]], bins: int) -> IntArray:
     histogram = np.zeros(bins, dtype=np.int64)
-    for position, count in pairs:
-        histogram[position] = count
+    if pairs:
+        table = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        histogram[table[:, 0]] = table[:, 1]
     return histogram
 
 
