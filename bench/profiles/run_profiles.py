@@ -11,7 +11,8 @@ profile already cached (warm), writing result.json and the HTML report:
 - **raw**: ``--no-step-profiles``: the 30 days read from the Parquet files, as before stored steps existed;
 - **30 stored days**: the window ending at midnight, every day's step profile stored by an earlier run;
 - **next day**: the window a day later: 29 stored days merged, the new day's file read and its profile
-  stored (the step-profile folder is restored to its 30-day state before each of these runs).
+  stored (the step-profile folder is restored to its 30-day state before each of these runs);
+- **first run**: no step profile stored yet: every day read and stored (what enabling costs once).
 
 Runs are interleaved round by round (raw, stored, next day, raw, ...) so the machine's load hits all alike;
 each row is the median of ``--repeat`` runs with the 1-minute load average before and after. The script
@@ -159,9 +160,10 @@ class LocalStore:
     def snapshot(self) -> None:
         shutil.copytree(self.cache / "profiles" / "steps", self.work / "steps-30-days")
 
-    def restore(self) -> None:
+    def restore(self, empty: bool = False) -> None:
         shutil.rmtree(self.cache / "profiles" / "steps")
-        shutil.copytree(self.work / "steps-30-days", self.cache / "profiles" / "steps")
+        if not empty:
+            shutil.copytree(self.work / "steps-30-days", self.cache / "profiles" / "steps")
 
     def next_day(self, arrived: bool) -> None:
         if arrived:
@@ -205,10 +207,10 @@ class MinioStore:
             self.client.copy_object(Bucket=self.bucket, Key="snapshot/" + key,
                                     CopySource={"Bucket": self.bucket, "Key": key})
 
-    def restore(self) -> None:
+    def restore(self, empty: bool = False) -> None:
         for key in self._keys("cache/profiles/steps/"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        for key in self._keys("snapshot/"):
+        for key in [] if empty else self._keys("snapshot/"):
             self.client.copy_object(Bucket=self.bucket, Key=key.removeprefix("snapshot/"),
                                     CopySource={"Bucket": self.bucket, "Key": key})
 
@@ -260,11 +262,12 @@ def measured(arguments: argparse.Namespace, store: LocalStore | MinioStore, work
         "raw": ("30-day window from raw data (`--no-step-profiles`)", MIDNIGHT, ["--no-step-profiles"]),
         "stored": ("30-day window from 30 stored daily profiles", MIDNIGHT, []),
         "next-day": ("next day: 29 stored days + the new day read raw and stored", MIDNIGHT + timedelta(days=1), []),
+        "first": ("first run: nothing stored, 30 days read and stored", MIDNIGHT, []),
     }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
     for _ in range(arguments.repeat):
         for name, (_, as_of, extra) in contenders.items():
-            store.restore()
+            store.restore(empty=name == "first")
             if name == "next-day":
                 store.next_day(arrived=True)
             load_before = os.getloadavg()[0]
