@@ -110,3 +110,17 @@ def test_a_shorter_window_reuses_the_days_a_longer_one_stored(reference: Path) -
     shorter = _evaluate(document, steps=True, run="14d")
     assert _steps(shorter)["reused"] == 14 and _steps(shorter)["filesRead"] == 0
     _assert_same(shorter, _evaluate(document, steps=False, run="14d-raw"))
+
+
+def test_a_new_column_in_the_data_rebuilds(reference: Path) -> None:
+    """The dataset's schema (its first file's) decides which columns are read: a new column rebuilds."""
+    for day, table in enumerate(_days(31)):
+        pq.write_table(table, reference / "current" / f"day-{day:02d}.parquet")
+    document = _document(reference)
+    _evaluate(document, steps=True, run="before")
+    first = pq.read_table(reference / "current" / "day-00.parquet")
+    widened = first.append_column("channel", pa.array(["web"] * first.num_rows))
+    pq.write_table(widened, reference / "current" / "day-00.parquet")  # outside the window, first by name
+    after = _evaluate(document, steps=True, run="after")
+    assert _steps(after)["reused"] == 0 and len(_steps(after)["built"]) == 30
+    _assert_same(after, _evaluate(document, steps=False, run="after-raw"))
