@@ -51,15 +51,15 @@ test: venv tools control-plane node image mlflow lint ## Lint, then run every te
 test-unit: venv ## Unit tests only (no servers)
 	$(VENV_PYTHON) -m pytest tests/unit $(PYTEST_ARGS)
 
-cluster-up: venv tools control-plane ## Start a local control plane + node agent + MinIO in the background
+# As root the demo and cluster-up run pods on the real node (packages, node binaries and image prepared first);
+# otherwise they use the test node agent and say why.
+DEMO_NODE := $(if $(filter 0,$(shell id -u)),node image,)
+
+cluster-up: venv tools control-plane $(DEMO_NODE) ## Start a local control plane + node (real as root, else the node agent) + MinIO in the background
 	@$(VENV_PYTHON) -m tests.harness.cluster up
 
 cluster-down: venv ## Stop the local control plane
 	@$(VENV_PYTHON) -m tests.harness.cluster down
-
-# As root the demo runs its evaluation on the real node (packages, node binaries and image prepared first);
-# otherwise it uses the test node agent and says why.
-DEMO_NODE := $(if $(filter 0,$(shell id -u)),node image,)
 
 demo: venv tools control-plane $(DEMO_NODE) ## End-to-end demo: cluster, S3, SMTP, operator, a drifting model, its verdict and alert
 	$(VENV_PYTHON) -m tests.harness.demo $(DEMO_ARGS)

@@ -428,15 +428,20 @@ class RealNode:
 
         with self.plane.api_client() as client:  # type: ignore[attr-defined]
             core: Any = kubernetes.client.CoreV1Api(client)
+            deleted = set()
             for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.name}").items:
                 with contextlib.suppress(kubernetes.client.exceptions.ApiException):
                     core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=1)
+                    deleted.add(pod.metadata.uid)
 
+            # Only the pods deleted here: a Deployment's ReplicaSet replaces its pods as long as the controller
+            # manager runs, and the replacements' containers go with _remove_leftover_sandboxes.
             def gone() -> bool:
-                return not core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.name}").items
+                listed = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.name}").items
+                return not deleted & {pod.metadata.uid for pod in listed}
 
             with contextlib.suppress(TimeoutError):
-                wait_until(gone, 60, interval=0.3, what="the node's pods to be removed")
+                wait_until(gone, 30, interval=0.3, what="the node's pods to be removed")
 
     def _remove_leftover_sandboxes(self) -> None:
         """Containers the kubelet did not stop (killed run, timeout): their tasks, so CNI releases them."""

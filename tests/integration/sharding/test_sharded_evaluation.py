@@ -129,10 +129,23 @@ def test_a_killed_shard_is_retried_and_the_result_still_equals(
     for key in ("metrics", "drift", "verdict", "rows"):
         assert sharded.get(key) == single.get(key), key
     job = world.batch.read_namespaced_job(job_name, world.namespace)
-    assert job.status.failed == 1 and job.status.succeeded == 3, job.status
     pods = world.core.list_namespaced_pod(world.namespace, label_selector=f"job-name={job_name}").items
+    failed = {p.metadata.name: _exit(p) for p in pods if p.status.phase == "Failed"}
+    # The kill is one failure; a busy machine may fail another attempt (an S3 read past its budget), which the
+    # Job retries the same way: counted, named here, and the result must still equal.
+    assert killed_pod in failed and job.status.failed == len(failed) >= 1, (failed, job.status)
+    assert job.status.succeeded == 3, job.status
     index_one = [p for p in pods if p.metadata.annotations["batch.kubernetes.io/job-completion-index"] == "1"]
-    assert len(index_one) == 2 and killed_pod in {p.metadata.name for p in index_one}
+    assert killed_pod in {p.metadata.name for p in index_one}
+    assert [p.status.phase for p in index_one].count("Succeeded") == 1, failed
+
+
+def _exit(pod: Any) -> str:
+    """How a pod's container ended (exit code and reason), for the message of a failed assertion."""
+    for status in pod.status.container_statuses or []:
+        if status.state.terminated is not None:
+            return f"exit {status.state.terminated.exit_code} ({status.state.terminated.reason})"
+    return "no terminated container"
 
 
 def test_a_shard_that_cannot_finish_fails_the_run_naming_it(world: MonitorWorld, operator: OperatorProcess) -> None:
@@ -151,4 +164,9 @@ def test_a_shard_that_cannot_finish_fails_the_run_naming_it(world: MonitorWorld,
     [shards_job] = _jobs(world, "unfinished", "shards")
     assert last["id"] == shards_job.metadata.name
     assert _jobs(world, "unfinished", "reduce") == []
-    assert "modelmonitor.io/processed" in (shards_job.metadata.annotations or {})
+
+    def processed() -> bool:  # the operator marks the Job right after it writes the status
+        job = world.batch.read_namespaced_job(shards_job.metadata.name, world.namespace)
+        return "modelmonitor.io/processed" in (job.metadata.annotations or {})
+
+    wait_until(processed, 30, interval=0.2, what="the shards Job marked processed")
