@@ -207,18 +207,14 @@ def _explain_unapplicable_patch(
 
 
 def inspect_target(
-    api_client: ApiClient, target_spec: RollbackTargetSpec | Mapping[str, Any], namespace: str
+    api_client: ApiClient, target_spec: RollbackTargetSpec, namespace: str
 ) -> tuple[TargetState, dict[str, Any] | None]:
     """Read the target and describe it for the policy; a failure becomes ``TargetState.problem``, not a crash.
 
     Returns the state and the object read (None when it could not be read). An unusable
     ``spec.rollback.target`` also ends up in ``problem``.
     """
-    if isinstance(target_spec, RollbackTargetSpec):
-        kind, name = target_spec.kind, target_spec.name
-    else:
-        kind, name = str(target_spec.get("kind", "target")), str(target_spec.get("name", "?"))
-    description = f"{kind} {namespace}/{name}"
+    description = f"{target_spec.kind} {namespace}/{target_spec.name or '?'}"
     try:
         target = build_target(target_spec)
         obj = read_target(api_client, TargetReference.of(target, namespace))
@@ -239,7 +235,7 @@ def inspect_target(
 
 def roll_back(
     api_client: ApiClient,
-    target_spec: RollbackTargetSpec | Mapping[str, Any],
+    target_spec: RollbackTargetSpec,
     namespace: str,
     to_version: str,
     *,

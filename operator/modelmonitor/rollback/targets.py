@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from modelmonitor.api.model import RollbackTarget as RollbackTargetSpec
+from modelmonitor.api.model import VersionSource
 from modelmonitor.rollback.errors import RollbackTargetInvalid, RollbackVersionUnknown
 
 __all__ = [
-    "DEFAULT_ENV_NAME",
-    "EXTERNAL_TARGET_FIELDS",
     "JSON_PATCH",
     "VERSION_SOURCES",
     "PlannedPatch",
@@ -41,8 +41,7 @@ __all__ = [
 ]
 
 JSON_PATCH = "application/json-patch+json"
-DEFAULT_ENV_NAME = "MODEL_VERSION"
-VERSION_SOURCES = ("image", "env", "annotation", "field")
+VERSION_SOURCES: tuple[str, ...] = typing.get_args(VersionSource)
 SPEC_PREFIX = "spec.rollback.target"
 WORKLOAD_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet")})
 KSERVE_GROUP = "serving.kserve.io"
@@ -529,137 +528,91 @@ def _render(template: Any, version: str, value: str) -> Any:
     return template
 
 
-def _required_text(spec: JsonObject, key: str) -> str:
-    value = spec.get(key)
-    if not isinstance(value, str) or not value:
+def _required_text(value: str | None, key: str) -> str:
+    if not value:
         raise RollbackTargetInvalid(f"{SPEC_PREFIX}.{key} must be a non-empty string")
     return value
 
 
-def _optional_text(spec: JsonObject, key: str) -> str | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
+def _optional_text(value: str | None, key: str) -> str | None:
+    if value is not None and not value:
         raise RollbackTargetInvalid(f"{SPEC_PREFIX}.{key} must be a non-empty string when set")
     return value
 
 
-def _build_codec(spec: JsonObject, source: str) -> _Codec:
-    versions = spec.get("versions")
-    template = _optional_text(spec, "valueTemplate")
-    if versions is not None and template is not None:
+def _build_codec(target_spec: RollbackTargetSpec, source: str) -> _Codec:
+    versions = target_spec.versions  # the model's (and the CRD's) unset ``versions`` is the empty map
+    template = _optional_text(target_spec.value_template, "valueTemplate")
+    if versions and template is not None:
         raise RollbackTargetInvalid(f"{SPEC_PREFIX}.versions and {SPEC_PREFIX}.valueTemplate exclude each other")
-    if versions is not None and not isinstance(versions, Mapping):
-        raise RollbackTargetInvalid(f"{SPEC_PREFIX}.versions must map versions to values")
     if versions:
-        mapping = {str(version): str(value) for version, value in versions.items()}
-        if len(set(mapping.values())) != len(mapping):
+        if len(set(versions.values())) != len(versions):
             raise RollbackTargetInvalid(
                 f"{SPEC_PREFIX}.versions maps two versions to the same value; each value must be unique "
                 "so that the version in service can be read back"
             )
-        return _MapCodec(mapping)
+        return _MapCodec(dict(versions))
     if template is not None:
         return _TemplateCodec(template)
     return _ImageTagCodec() if source == "image" else _IdentityCodec()
 
 
-def _default_source(spec: JsonObject, group_kind: tuple[str, str]) -> str:
-    if group_kind in WORKLOAD_KINDS:
-        if spec.get("env"):
-            return "env"
-        if spec.get("annotation"):
-            return "annotation"
-        if spec.get("fieldPath"):
-            return "field"
-        return "image"
-    return "field"
-
-
-def _as_mapping(target_spec: RollbackTargetSpec | JsonObject) -> JsonObject:
-    if isinstance(target_spec, RollbackTargetSpec):
-        return {
-            "apiVersion": target_spec.api_version,
-            "kind": target_spec.kind,
-            "name": target_spec.name,
-            "container": target_spec.container,
-            "versionFrom": target_spec.version_from,
-            "env": target_spec.env,
-            "annotation": target_spec.annotation,
-            "fieldPath": target_spec.field_path,
-            "jsonPatchTemplate": target_spec.json_patch_template,
-            "versions": dict(target_spec.versions) or None,  # the model's empty default means "not set"
-            # requested of the api package; read when the model carries it
-            "valueTemplate": getattr(target_spec, "value_template", None),
-        }
-    return target_spec
-
-
-def _patch_template(template: Any) -> tuple[Mapping[str, Any], ...] | None:
-    """``jsonPatchTemplate`` as the CRD stores it (JSON text) or already parsed (a list of operations)."""
+def _patch_template(template: str | None) -> tuple[Mapping[str, Any], ...] | None:
+    """``jsonPatchTemplate`` as the CRD stores it: JSON text of a list of JSON patch operations."""
     if template is None:
         return None
-    if isinstance(template, str):
-        try:
-            template = json.loads(template)
-        except ValueError as error:
-            raise RollbackTargetInvalid(
-                f"{SPEC_PREFIX}.jsonPatchTemplate must be a JSON array of JSON patch operations "
-                f"with {{version}} inside strings ({error})"
-            ) from None
-    if not isinstance(template, list) or not template or not all(isinstance(op, Mapping) for op in template):
+    try:
+        operations = json.loads(template)
+    except ValueError as error:
+        raise RollbackTargetInvalid(
+            f"{SPEC_PREFIX}.jsonPatchTemplate must be a JSON array of JSON patch operations "
+            f"with {{version}} inside strings ({error})"
+        ) from None
+    if not isinstance(operations, list) or not operations or not all(isinstance(op, Mapping) for op in operations):
         raise RollbackTargetInvalid(f"{SPEC_PREFIX}.jsonPatchTemplate must be a non-empty list of operations")
-    return tuple(template)
+    return tuple(operations)
 
 
-#: Target kinds outside the cluster (``rollback.external.VersionPointer``), by their field in the target spec.
-EXTERNAL_TARGET_FIELDS = ("mlflowAlias", "git")
-
-
-def external_kind(target_spec: RollbackTargetSpec | JsonObject | None) -> str | None:
+def external_kind(target_spec: RollbackTargetSpec | None) -> str | None:
     """``mlflowAlias`` (a registry alias) or ``git`` (a file in a repository) when the target is not a workload."""
     if target_spec is None:
         return None
-    if isinstance(target_spec, RollbackTargetSpec):
-        if target_spec.mlflow_alias is not None:
-            return "mlflowAlias"
-        return "git" if target_spec.git is not None else None
-    return next((name for name in EXTERNAL_TARGET_FIELDS if target_spec.get(name) is not None), None)
+    if target_spec.mlflow_alias is not None:
+        return "mlflowAlias"
+    return "git" if target_spec.git is not None else None
 
 
-def build_target(target_spec: RollbackTargetSpec | JsonObject) -> RollbackTarget:
+def build_target(target_spec: RollbackTargetSpec) -> RollbackTarget:
     """Assemble the adapter described by ``spec.rollback.target``; raises RollbackTargetInvalid if unusable.
 
-    Takes the parsed model (``modelmonitor.api.RollbackTarget``) or the raw camelCase mapping.
+    Takes the parsed model (``modelmonitor.api.RollbackTarget``, from ``parse_spec``), which holds every
+    default: the CRD's (``apiVersion`` apps/v1, ``kind`` Deployment, ``versionFrom`` image) are the model's.
 
-    Fields: ``apiVersion``, ``kind``, ``name`` (required); ``versionFrom`` (image | env | annotation | field;
-    defaults to image for Deployments and StatefulSets, field otherwise); ``container``; ``env`` (default
-    MODEL_VERSION); ``annotation``; ``fieldPath`` (dotted path or JSON pointer; for an InferenceService it
-    defaults to the predictor's storageUri); ``versions`` (version -> value) or ``valueTemplate`` (with
-    ``{version}``); ``jsonPatchTemplate`` (JSON patch operations whose strings may hold ``{version}`` and
-    ``{value}``, as JSON text or a list), for resources whose version cannot be set through a single field.
-    ``container`` defaults to the first container; ``versionFrom: image`` (the CRD's default) on a kind
-    without a pod template means the kind's version field.
+    Fields: ``apiVersion``, ``kind``, ``name``; ``versionFrom`` (image | env | annotation | field);
+    ``container``; ``env`` (the variable's name, required with versionFrom env); ``annotation``; ``fieldPath``
+    (dotted path or JSON pointer; for an InferenceService it defaults to the predictor's storageUri);
+    ``versions`` (version -> value) or ``valueTemplate`` (with ``{version}``); ``jsonPatchTemplate`` (JSON text
+    of JSON patch operations whose strings may hold ``{version}`` and ``{value}``), for resources whose version
+    cannot be set through a single field. ``container`` defaults to the first container; ``versionFrom: image``
+    on a kind without a pod template means the kind's version field.
     """
     kind_outside = external_kind(target_spec)
     if kind_outside is not None:
         raise RollbackTargetInvalid(
             f"{SPEC_PREFIX}.{kind_outside} is not a workload: it is moved by its own target, not patched"
         )
-    target_spec = _as_mapping(target_spec)
-    api_version = _required_text(target_spec, "apiVersion")
-    kind = _required_text(target_spec, "kind")
-    name = _required_text(target_spec, "name")
+    api_version = _required_text(target_spec.api_version, "apiVersion")
+    kind = _required_text(target_spec.kind, "kind")
+    name = _required_text(target_spec.name, "name")
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     group_kind = (group, kind)
-    source = _optional_text(target_spec, "versionFrom") or _default_source(target_spec, group_kind)
+    source: str = target_spec.version_from
     if source not in VERSION_SOURCES:
         raise RollbackTargetInvalid(
             f"{SPEC_PREFIX}.versionFrom must be one of {', '.join(VERSION_SOURCES)} (got {source!r})"
         )
-    container = _optional_text(target_spec, "container")
-    template = _patch_template(target_spec.get("jsonPatchTemplate"))
+    container = _optional_text(target_spec.container, "container")
+    template = _patch_template(target_spec.json_patch_template)
     is_workload = group_kind in WORKLOAD_KINDS
     if source == "image" and not is_workload:
         source = "field"  # the CRD defaults versionFrom to image; other kinds keep their version in a field
@@ -673,11 +626,11 @@ def build_target(target_spec: RollbackTargetSpec | JsonObject) -> RollbackTarget
     if source == "image":
         location = _ImageLocation(container, kind)
     elif source == "env":
-        location = _EnvLocation(container, _optional_text(target_spec, "env") or DEFAULT_ENV_NAME, kind)
+        location = _EnvLocation(container, _required_text(target_spec.env, "env"), kind)
     elif source == "annotation":
-        location = _AnnotationLocation(_required_text(target_spec, "annotation"))
-    elif target_spec.get("fieldPath"):
-        path = _required_text(target_spec, "fieldPath")
+        location = _AnnotationLocation(_required_text(target_spec.annotation, "annotation"))
+    elif target_spec.field_path:
+        path = target_spec.field_path
         location = _FieldLocation(tuple(parse_field_path(path)), f"field {path}")
     elif group_kind == INFERENCE_SERVICE:
         location = _InferenceServiceStorageLocation()

@@ -84,7 +84,8 @@ def promote_if_better(
     assert parsed.challenger is not None and parsed.challenger.action is not None
     promote = parsed.challenger.action.promote
     assert promote is not None
-    target_spec = monitor["spec"]["rollback"]["target"]
+    target_spec = parsed.rollback.target
+    assert target_spec is not None  # the CRD requires spec.rollback.target with promote
     external = registry.alias_target(store, monitor)  # an MLflow alias or a Git file instead of a workload
     state, observed = (
         (external.inspect(), None) if external else inspect_target(store.api_client, target_spec, namespace)

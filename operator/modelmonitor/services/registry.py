@@ -27,6 +27,7 @@ from modelmonitor.alerts.errors import HostNotAllowedError
 from modelmonitor.alerts.outbound import OutboundPolicy
 from modelmonitor.api import SpecError, parse_spec
 from modelmonitor.api.model import MlflowRegistrySpec
+from modelmonitor.api.model import RollbackTarget as RollbackTargetSpec
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import KubeStore
 from modelmonitor.reconcile.status import replacing_patch, set_condition
@@ -233,13 +234,27 @@ def log_evaluation_run(store: KubeStore, namespace: str, name: str, summary: Map
     return run_id
 
 
+def _rollback_target(monitor: Mapping[str, Any], *, enabled_only: bool = False) -> RollbackTargetSpec | None:
+    """The typed ``spec.rollback.target`` (None when absent, rollback is off and ``enabled_only``, or the spec
+    does not parse: the Ready condition says why)."""
+    try:
+        rollback = parse_spec(monitor.get("spec") or {}).rollback
+    except SpecError:
+        return None
+    return rollback.target if rollback.enabled or not enabled_only else None
+
+
 def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
                  outbound: OutboundPolicy | None = None) -> VersionPointer | None:
     """The rollback target of ``monitor`` outside the cluster: an MLflow alias or a file in Git.
 
     None when the target is a workload (patched through the API server) or absent.
     """
-    target = ((monitor.get("spec") or {}).get("rollback") or {}).get("target")
+    return _pointer(store, monitor, _rollback_target(monitor), outbound)
+
+
+def _pointer(store: KubeStore, monitor: Mapping[str, Any], target: RollbackTargetSpec | None,
+             outbound: OutboundPolicy | None) -> VersionPointer | None:
     kind = external_kind(target)
     if kind == "git":
         try:
@@ -251,7 +266,7 @@ def alias_target(store: KubeStore, monitor: Mapping[str, Any], *,
     spec = mlflow_spec(monitor)
     if spec is None:  # the CRD refuses this; a spec that does not parse is reported by Ready
         return None
-    alias = str(((target or {}).get("mlflowAlias") or {}).get("alias") or spec.alias)
+    alias = (target.mlflow_alias.alias if target and target.mlflow_alias else None) or spec.alias
     namespace = monitor["metadata"]["namespace"]
 
     def client() -> MlflowClient:
@@ -312,10 +327,10 @@ def external_version(store: KubeStore, monitor: Mapping[str, Any], *,
     With such a target the version in service is what the repository says (after a rollback the spec still
     names the newer one), as for a workload target.
     """
-    rollback = (monitor.get("spec") or {}).get("rollback") or {}
-    if not rollback.get("enabled") or external_kind(rollback.get("target")) is None:
+    target_spec = _rollback_target(monitor, enabled_only=True)
+    if external_kind(target_spec) is None:
         return None
-    target = alias_target(store, monitor, outbound=outbound)
+    target = _pointer(store, monitor, target_spec, outbound)
     return target.inspect().current_version if target is not None else None
 
 

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from modelmonitor.api import RollbackSpec, parse_part
+from modelmonitor.api import RollbackTarget as RollbackTargetSpec
 from modelmonitor.reconcile.rollback_policy import RollbackAction, TargetState, decide_rollback
 from modelmonitor.reconcile.versions import VersionRecord, record_evaluation
 from modelmonitor.rollback import (
@@ -38,14 +39,24 @@ pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("model_server_images"
 
 HERE = Path(__file__).parent
 Value = TypeVar("Value")
-IMAGE_TARGET = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scorer", "container": "server"}
-ENV_TARGET = {**IMAGE_TARGET, "versionFrom": "env", "env": "MODEL_VERSION"}
-ISVC_TARGET = {
-    "apiVersion": "serving.kserve.io/v1beta1",
-    "kind": "InferenceService",
-    "name": "credit",
-    "valueTemplate": "s3://models/credit/v{version}/",
-}
+IMAGE_FIELDS = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scorer", "container": "server"}
+ENV_FIELDS = {**IMAGE_FIELDS, "versionFrom": "env", "env": "MODEL_VERSION"}
+
+
+def typed_target(fields: dict[str, Any]) -> RollbackTargetSpec:
+    """``spec.rollback.target`` as a manifest writes it, read by the spec's parser (with the CRD's defaults)."""
+    return parse_part(RollbackTargetSpec, fields, "spec.rollback.target")
+
+
+IMAGE_TARGET = typed_target(IMAGE_FIELDS)
+ISVC_TARGET = typed_target(
+    {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "name": "credit",
+        "valueTemplate": "s3://models/credit/v{version}/",
+    }
+)
 
 
 def apps(client: kubernetes.client.ApiClient) -> Any:
@@ -121,7 +132,9 @@ def server_container(api_client: kubernetes.client.ApiClient, namespace: str) ->
     return deployment.spec.template.spec.containers[0]
 
 
-def settled_state(api_client: kubernetes.client.ApiClient, target: dict[str, Any], namespace: str) -> TargetState:
+def settled_state(
+    api_client: kubernetes.client.ApiClient, target: RollbackTargetSpec, namespace: str
+) -> TargetState:
     def probe() -> TargetState | None:
         state, _ = inspect_target(api_client, target, namespace)
         return state if state.mid_rollout_reason is None else None
@@ -129,17 +142,18 @@ def settled_state(api_client: kubernetes.client.ApiClient, target: dict[str, Any
     return wait_for(probe, "the deployment controller to observe the latest generation")
 
 
-@pytest.mark.parametrize("target", [IMAGE_TARGET, ENV_TARGET], ids=["image", "env"])
+@pytest.mark.parametrize("fields", [IMAGE_FIELDS, ENV_FIELDS], ids=["image", "env"])
 def test_deployment_is_rolled_back_to_the_last_healthy_version(
-    api_client: kubernetes.client.ApiClient, namespace: str, target: dict[str, Any]
+    api_client: kubernetes.client.ApiClient, namespace: str, fields: dict[str, Any]
 ) -> None:
+    target = typed_target(fields)
     apps(api_client).create_namespaced_deployment(namespace, deployment_manifest("1"))
     now = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     versions: list[VersionRecord] = record_evaluation([], "1", "healthy", "run-1", now)
     assert settled_state(api_client, target, namespace).current_version == "1"
 
     deploy(api_client, namespace, "2")
-    raw = {"enabled": True, "mode": "Automatic", "consecutiveViolations": 2, "target": target}
+    raw = {"enabled": True, "mode": "Automatic", "consecutiveViolations": 2, "target": fields}
     spec = parse_part(RollbackSpec, raw, "spec.rollback")
     decision = None
     for run in (2, 3):
@@ -158,7 +172,7 @@ def test_deployment_is_rolled_back_to_the_last_healthy_version(
     assert result.patch.from_version == "2"
     container = server_container(api_client, namespace)
     env = {item.name: item.value for item in container.env}
-    if target is IMAGE_TARGET:
+    if fields is IMAGE_FIELDS:
         assert (container.image, env["MODEL_VERSION"]) == ("registry.local/model:1", "2")
     else:
         assert (container.image, env["MODEL_VERSION"]) == ("registry.local/model:2", "1")
