@@ -2,8 +2,8 @@
 
 The session's node runs the operator's container with the Pod's environment and volumes, including the
 service-account token obtained through the TokenRequest API, so the operator authenticates as the chart's
-ServiceAccount with only the chart's RBAC: the node agent as a local process (image repository
-`modelmonitor-operator`), or, with MODELMONITOR_NODE=real, kubelet + containerd in the project's image. The
+ServiceAccount with only the chart's RBAC: kubelet + containerd in the project's image (or, with
+MODELMONITOR_NODE=agent, the node agent as a local process: image repository `modelmonitor-operator`). The
 operator then turns a monitor into an evaluation Job, which the same node runs (against MinIO), and writes the
 verdict. The same token is refused what the chart does not grant.
 

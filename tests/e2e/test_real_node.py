@@ -8,9 +8,9 @@ as the image's non-root user on a read-only root file system, reads MinIO over t
 reaches the monitor's status; `kubectl logs` shows the evaluator's output; a memory limit ends in an OOM kill
 that the monitor reports; the Job's `activeDeadlineSeconds` stops a run; a Job whose pod is killed retries.
 
-The module starts its own cluster (the session's uses the node agent unless MODELMONITOR_NODE=real, then the
-session's cluster is used: one real node at a time); test_real_node_teardown.py checks
-that a teardown leaves no process, mount, bridge or iptables chain behind.
+The module uses the session's cluster (its real node: one real node at a time), or starts its own when the session
+runs on the node agent (MODELMONITOR_NODE=agent); test_real_node_teardown.py checks that a teardown leaves no
+process, mount, bridge or iptables chain behind.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Stack:
 
 @contextlib.contextmanager
 def _cluster(request: pytest.FixtureRequest, workdir: Path) -> Iterator[RealCluster]:
-    """The session's cluster when it has the real node (MODELMONITOR_NODE=real; one node at a time), else our own."""
+    """The session's cluster when it has the real node (the default; one node at a time), else our own."""
     if real_node_requested():
         session: KubeCluster = request.getfixturevalue("kube_cluster")
         assert session.real is not None

@@ -32,7 +32,8 @@ from tests.harness.processes import ManagedProcess, free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = REPO_ROOT / "crds" / "modelmonitors.yaml"
-# The project image on a real node (MODELMONITOR_NODE=real, set by tests/conftest.py); a name the node agent runs.
+# The project image on the real node (set by tests/conftest.py); with MODELMONITOR_NODE=agent, a name the node agent
+# runs.
 EVALUATOR_IMAGE = os.environ.get("MODELMONITOR_EVALUATOR_IMAGE", "modelmonitor:test")
 
 
