@@ -265,8 +265,14 @@ class CategoricalColumnState:
                 if texts[code] is not None:
                     self.add(texts[code], int(code_counts[code]))
             return
-        value_counts = pc.value_counts(text_values(array))
-        categories = value_counts.field("values").to_pylist()
+        if pa.types.is_integer(array.type) or pa.types.is_boolean(array.type):
+            # Distinct integers (booleans) are distinct texts, met in the same order: count the raw values and
+            # convert only the distinct ones, not every value (labels and predictions are often integers).
+            value_counts = pc.value_counts(array)
+            categories = text_values(value_counts.field("values")).to_pylist()
+        else:
+            value_counts = pc.value_counts(text_values(array))
+            categories = value_counts.field("values").to_pylist()
         counts = value_counts.field("counts").to_pylist()
         for category, count in zip(categories, counts, strict=True):
             if category is None:
