@@ -1,21 +1,27 @@
 """Where data lives: local paths and any S3-compatible store, behind one small surface.
 
-boto3 does what needs the S3 API itself (listing a prefix, telling a missing bucket from a missing key or a
-refused request, writing results) because its errors carry codes we can name to the user; pyarrow's S3
-filesystem does the reading, because it streams Parquet row groups and CSV / JSON blocks without a full
+botocore (boto3's core) does what needs the S3 API itself (listing a prefix, telling a missing bucket from a
+missing key or a refused request, writing results) because its errors carry codes we can name to the user;
+pyarrow's S3 filesystem does the reading, because it streams Parquet row groups and CSV / JSON blocks without a full
 download. Both take endpoint, region and credentials from the standard AWS environment variables, so MinIO,
 Ceph or AWS itself work alike. Every failure leaves here as a :class:`StorageError` or :class:`DataError`
 naming the bucket and key.
+
+One client serves the whole process (per endpoint, region, credentials and time budget): the first costs
+~0.08 CPU s (the S3 service model and endpoint rules parsed from JSON), and a run makes a dozen requests
+(listings, the cached profile, stored step profiles, results). Clients are thread-safe; the session that
+creates them is not, so each client gets its own session, created under a lock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -146,22 +152,60 @@ def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+#: The clients made so far, by :func:`_client_key`; a few at most (tests change the environment).
+_CLIENTS: dict[str, S3Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+_CLIENTS_KEPT = 8
+
+
+def _client_key(endpoint: str | None, region: str, budget: float) -> str:
+    """What a client is made from: endpoint, region, budget and every ``AWS_*`` variable (credentials,
+    profile, web identity, ...), as a digest so that no secret is kept in the key itself."""
+    settings = sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_"))
+    text = repr((endpoint, region, budget, settings))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def s3_client() -> S3Client:
-    """A boto3 S3 client configured from the environment (endpoint, region, credentials, time budget)."""
-    import boto3
+    """A boto3 S3 client configured from the environment (endpoint, region, credentials, time budget).
+
+    The same client is returned while that configuration is unchanged (see the module docstring).
+    """
+    budget = storage_timeout()
+    endpoint = _endpoint_url()
+    region = _region()
+    key = _client_key(endpoint, region, budget)
+    client = _CLIENTS.get(key)
+    if client is not None:
+        return client
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _new_client(endpoint, region, budget)
+            while len(_CLIENTS) >= _CLIENTS_KEPT:
+                del _CLIENTS[next(iter(_CLIENTS))]
+            _CLIENTS[key] = client
+    return client
+
+
+def _new_client(endpoint: str | None, region: str, budget: float) -> S3Client:
+    # botocore's own session, not boto3's: boto3 adds resources and s3transfer (~0.05 CPU s to import) for
+    # methods this module does not call. A session of its own per client: a shared session keeps the
+    # credentials it resolved first.
+    import botocore.session
     from botocore.config import Config
 
-    budget = storage_timeout()
-    return boto3.client(
+    client = botocore.session.Session().create_client(
         "s3",
-        endpoint_url=_endpoint_url(),
-        region_name=_region(),
+        endpoint_url=endpoint,
+        region_name=region,
         config=Config(
             retries={"total_max_attempts": STORAGE_ATTEMPTS, "mode": "standard"},
             connect_timeout=budget / 5,
             read_timeout=budget / 5,
         ),
     )
+    return cast("S3Client", client)
 
 
 def s3_filesystem() -> pafs.S3FileSystem:

@@ -96,3 +96,32 @@ def test_rejected_credentials_never_show_the_secret(
     assert run.summary["error"]["reason"] in ("InvalidCredentials", "AccessDenied")
     captured = capsys.readouterr()
     assert secret not in json.dumps(run.summary) + captured.out + captured.err
+
+
+def test_one_client_serves_every_request_of_the_process(
+    s3_env: Any, bucket: str, evaluate: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelmonitor.evaluator import storage
+
+    made: list[str | None] = []
+    make = storage._new_client
+
+    def counted(endpoint: str | None, region: str, budget: float) -> Any:
+        made.append(endpoint)
+        return make(endpoint, region, budget)
+
+    monkeypatch.setattr(storage, "_CLIENTS", {})
+    monkeypatch.setattr(storage, "_new_client", counted)
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(400, seed=1))
+    put_parquet(client, bucket, "cur.parquet", make_table(400, seed=2, drift=1.0))
+    document = base_config(f"s3://{bucket}/ref.parquet", f"s3://{bucket}/cur.parquet")
+    document["output"] = {"uri": f"s3://{bucket}/out/"}
+    first = evaluate(document, output="")  # lists, builds and writes the profile, writes the results
+    second = evaluate(document, output="")  # reads the cached profile
+    assert (first.exit_code, second.exit_code) == (0, 0), second.summary
+    assert second.summary["metrics"] == first.summary["metrics"]
+    for run in (first, second):
+        key = f"out/{run.summary['runId']}/result.json"
+        assert json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())["verdict"] == run.summary["verdict"]
+    assert made == [s3_env.endpoint]
