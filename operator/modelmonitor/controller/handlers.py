@@ -7,7 +7,11 @@ ignores changes of annotations under its own prefix, and users talk to us throug
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Mapping
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -25,6 +29,8 @@ from modelmonitor.services.rollbacks import APPROVE_ANNOTATION
 
 log = logging.getLogger("modelmonitor.operator")
 FINALIZER = "modelmonitor.io/finalizer"
+WORKERS_PER_THREAD = 10  # kopf workers per executor thread: 200 by default, a cap of 40 objects/s
+ALERT_RETRY_SECONDS = 10.0  # how often queued alerts are looked at (the first time 5 s after startup)
 
 
 @kopf.on.startup(id="configure")
@@ -34,11 +40,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="kopf.modelmonitor.io", key="last-handled-configuration")
     settings.posting.level = logging.WARNING  # events are posted explicitly, not from every log line
-    # No limit on kopf's per-object workers: an idle one is an asyncio task, and the executor's threads
-    # (max_workers) bound the work done at once. With a limit, an object's worker holds its slot for
-    # idle_timeout (5 s) after its last event, capping throughput at limit / 5 s objects per second: with 20,
-    # 1,000 monitors took 265 s to resume instead of 52 s (bench/operator_load/README.md).
-    settings.queueing.worker_limit = None
+    # kopf's per-object workers, per resource kind: an object's worker holds its slot for idle_timeout (5 s)
+    # after its last event, so the limit caps throughput at limit / 5 s objects per second (with 20, 1,000
+    # monitors took 265 s to resume instead of 52 s). Without a limit, resuming 5,000 monitors started 5,000
+    # workers at once, each holding its object while waiting for an executor thread: RSS 550-600 MiB after
+    # startup instead of 240 (bench/operator_load/README.md). The executor's threads bound the work done at once.
+    settings.queueing.worker_limit = WORKERS_PER_THREAD * memo.operator_settings.max_workers
     settings.watching.server_timeout = 300
     settings.execution.max_workers = memo.operator_settings.max_workers
     if not memo.operator_settings.all_namespaces:
@@ -161,10 +168,50 @@ def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: An
                          _count_delivery, claim_seconds=memo.operator_settings.delivery_claim_seconds)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, id="alert-retries", interval=10, initial_delay=5,
-            when=lambda status, **_: alerting.has_pending(status))
+@kopf.index(GROUP, VERSION, PLURAL, id="pending_alerts", when=lambda status, **_: alerting.has_pending(status))
+async def pending_alerts(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Monitors with queued alerts, each with its latest body: the work list of the alert retry loop.
+
+    Not a kopf timer: with any timer or daemon on ModelMonitors, kopf keeps every monitor's latest body in
+    memory for as long as the operator runs (about 22 KB each in the load bench, more with a long history).
+    An index keeps only the monitors it matches. Async: it runs on kopf's event loop, not in a thread."""
+    return {(body["metadata"]["namespace"], body["metadata"]["name"]): dict(body)}
+
+
+@kopf.on.startup(id="alert-retries")
+async def start_alert_retries(memo: kopf.Memo, settings: kopf.OperatorSettings, **kwargs: Any) -> None:
+    memo.alert_retry_task = asyncio.get_running_loop().create_task(
+        retry_alerts_forever(memo, kwargs["pending_alerts"], settings.execution.executor))
+
+
+@kopf.on.cleanup(id="stop-alert-retries")
+async def stop_alert_retries(memo: kopf.Memo, **_: Any) -> None:
+    task = memo.get("alert_retry_task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def retry_alerts_forever(memo: kopf.Memo, index: kopf.Index[Any, Any], executor: Executor,
+                               first_delay: float = 5.0) -> None:
+    """Every ALERT_RETRY_SECONDS, each monitor of the index gets its due retries sent in a thread of kopf's
+    executor. The index is read on the event loop, where kopf updates it."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(first_delay)
+    while True:
+        monitors = [monitor for store in list(index.values()) for monitor in list(store)]
+        for monitor in monitors:
+            try:
+                await loop.run_in_executor(executor, alert_retries, monitor, memo)
+            except Exception:  # one monitor's failure must not stop the retries of the others
+                log.exception("alert retries of %s/%s failed", monitor["metadata"]["namespace"],
+                              monitor["metadata"]["name"])
+        await asyncio.sleep(ALERT_RETRY_SECONDS)
+
+
 @metrics.instrumented("alert-retries")
-def alert_retries(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def alert_retries(body: Mapping[str, Any], memo: kopf.Memo) -> None:
     """Queued alerts whose delivery failed (or was interrupted by a restart) are retried when due."""
     alerting.retry_due(memo.store, body, memo.channel_settings, _post_event, _count_delivery,
                        claim_seconds=memo.operator_settings.delivery_claim_seconds)
