@@ -1,7 +1,9 @@
 """Cold and warm evaluations of two source trees, interleaved (A, B, A, B, ...): what one change bought.
 
-    git archive <commit> operator | tar -x -C /tmp/before
-    python bench/ab_trees.py --before /tmp/before/operator --data 1m --repeat 3 --json bench/streaming/ab-....json
+    mkdir -p /tmp/mine/before && git archive <commit> operator | tar -x -C /tmp/mine/before
+    python bench/ab_trees.py --before /tmp/mine/before/operator --data 1m --repeat 3 --json bench/streaming/ab-....json
+
+(a folder of your own: a shared name like /tmp/before may be overwritten by another session's tree.)
 
 ``--before`` is put first on ``PYTHONPATH`` of the *before* runs (the same virtualenv, so only the project's
 source differs); the *after* runs use this checkout. Each round runs before-cold, after-cold, before-warm,
