@@ -223,6 +223,14 @@ def test_config_files_json_and_yaml(tmp_path: Path) -> None:
     assert load_config_file(str(yaml_file))["spec"]["model"]["task"] == "regression"
 
 
+def test_a_malformed_yaml_config_file_is_a_config_error_naming_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("spec:\n  model: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"(?s)is not valid JSON/YAML: .*line 2, column 10") as caught:
+        load_config_file(str(path))
+    assert caught.value.reason == "ConfigFileInvalid"
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

@@ -6,7 +6,12 @@ requests. Making a client opens no connection, so these tests need no server.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +101,24 @@ def test_the_number_of_clients_kept_is_bounded(environment: pytest.MonkeyPatch) 
         environment.setenv("AWS_ACCESS_KEY_ID", f"key-{index}")
         storage.s3_client()
     assert len(storage._CLIENTS) == storage._CLIENTS_KEPT
+
+
+def test_an_evaluation_imports_neither_boto3_nor_pyyaml(tmp_path: Path) -> None:
+    """boto3 (resources, s3transfer) and PyYAML cost ~0.06 CPU s at start-up that no S3 request or JSON
+    config needs."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"spec": {"model": {"name": "m", "task": "regression"}}}))
+    code = (
+        "import sys\n"
+        "from modelmonitor.evaluator import cli, run, storage, inputs\n"
+        f"inputs.load_config_file({str(config)!r})\n"
+        "storage.s3_client().meta.endpoint_url\n"
+        "print(sorted(name for name in ('boto3', 's3transfer', 'yaml') if name in sys.modules))\n"
+        "print('botocore' in sys.modules)"
+    )
+    environment = dict(os.environ, AWS_ENDPOINT_URL_S3="http://127.0.0.1:9", AWS_ACCESS_KEY_ID="key",
+                       AWS_SECRET_ACCESS_KEY="secret", AWS_REGION="us-east-1")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment,
+                               check=True, timeout=120)
+    assert completed.stdout.split("\n")[:2] == ["[]", "True"]
+
