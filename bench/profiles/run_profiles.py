@@ -1,6 +1,7 @@
 """A 30-day window from 30 stored daily step profiles against the same window read from raw data.
 
     python bench/profiles/run_profiles.py [--rows-per-day 100000] [--repeat 3] [--json bench/profiles/results.json]
+        [--s3] [--only raw,stored,next-day] [--before /tmp/before/operator [--before-contenders stored,next-day]]
 
 Data (seeded, ``bench/generate.py``'s 25 features, label, prediction and score, plus a ``ts`` column): a
 reference of ``--reference-rows`` rows and 31 daily Parquet files of ``--rows-per-day`` rows each, the
@@ -15,7 +16,11 @@ profile already cached (warm), writing result.json and the HTML report:
 - **first run**: no step profile stored yet: every day read and stored (what enabling costs once).
 
 Runs are interleaved round by round (raw, stored, next day, raw, ...) so the machine's load hits all alike;
-each row is the median of ``--repeat`` runs with the 1-minute load average before and after. The script
+each row is the median of ``--repeat`` runs with the 1-minute load average before and after. ``--only``
+leaves contenders out (``first`` costs ~4 CPU s a round). ``--before DIR`` measures another source tree too
+(``git archive <commit> operator | tar -x -C /tmp/before``; DIR is put first on ``PYTHONPATH``, the same
+virtualenv): each of ``--before-contenders`` runs with it right before the same contender with this checkout
+(stored-before, stored, next-day-before, next-day, ...), and its result must equal this checkout's. The script
 also checks that the stored-steps result equals the raw one (counts, confusion matrix, drift tests exactly;
 float sums to 1e-12) and records it in the JSON.
 """
@@ -231,6 +236,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--s3", action="store_true", help="data and stored profiles in MinIO on loopback")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only", default=None, help="comma-separated contenders (raw and stored always run)")
+    parser.add_argument("--before", type=Path, default=None, help="another tree's source root (operator/)")
+    parser.add_argument("--before-contenders", default="stored,next-day")
+    parser.add_argument("--before-commit", default=None, help="the commit the before tree was archived from")
     arguments = parser.parse_args()
     data = BENCH / "data" / "profiles"
     work = BENCH / "out" / "profiles"
@@ -264,23 +273,34 @@ def measured(arguments: argparse.Namespace, store: LocalStore | MinioStore, work
         "next-day": ("next day: 29 stored days + the new day read raw and stored", MIDNIGHT + timedelta(days=1), []),
         "first": ("first run: nothing stored, 30 days read and stored", MIDNIGHT, []),
     }
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+    only = None if arguments.only is None else {"raw", "stored", *arguments.only.split(",")}
+    contenders = {name: item for name, item in contenders.items() if only is None or name in only}
+    before_tree = None if arguments.before is None else arguments.before.resolve()
+    plan: list[tuple[str, str, bool]] = []  # (key, contender, with the before tree), in the order of a round
+    for name in contenders:
+        if before_tree is not None and name in arguments.before_contenders.split(","):
+            plan.append((f"{name}-before", name, True))
+        plan.append((name, name, False))
+    before_environment = dict(environment, PYTHONPATH=str(before_tree))
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key, _, _ in plan}
     for _ in range(arguments.repeat):
-        for name, (_, as_of, extra) in contenders.items():
+        for key, name, before in plan:
+            _, as_of, extra = contenders[name]
             store.restore(empty=name == "first")
             if name == "next-day":
                 store.next_day(arrived=True)
             load_before = os.getloadavg()[0]
             try:
-                run = measure(evaluate_command(config, work / name, cache, as_of, *extra), environment)
+                run = measure(evaluate_command(config, work / key, cache, as_of, *extra),
+                              before_environment if before else environment)
             finally:
                 if name == "next-day":
                     store.next_day(arrived=False)
-            runs[name].append({**run, "loadBefore": round(load_before, 2), "loadAfter": round(os.getloadavg()[0], 2)})
-            print(f"  {name}: {run['seconds']:.2f} s, {run['cpuSeconds']:.2f} CPU s, {run['peakRssMiB']:.0f} MiB, "
+            runs[key].append({**run, "loadBefore": round(load_before, 2), "loadAfter": round(os.getloadavg()[0], 2)})
+            print(f"  {key}: {run['seconds']:.2f} s, {run['cpuSeconds']:.2f} CPU s, {run['peakRssMiB']:.0f} MiB, "
                   f"load {load_before:.1f}", file=sys.stderr, flush=True)
 
-    results = {name: json.loads((work / name / "result.json").read_text()) for name in contenders}
+    results = {key: json.loads((work / key / "result.json").read_text()) for key, _, _ in plan}
     compared = ("rows", "labels", "metrics", "confusionMatrix", "verdict", "violations", "checks", "drift",
                 "dataQuality", "estimated", "statistics")
     raw = {key: results["raw"][key] for key in compared}
@@ -288,13 +308,21 @@ def measured(arguments: argparse.Namespace, store: LocalStore | MinioStore, work
     equality = {
         "exactPartsEqual": exact_part(results["raw"]) == exact_part(results["stored"]),
         "largestRelativeFloatGap": largest_float_gap(raw, stored),
-        "stepProfiles": {name: results[name]["data"]["current"]["stepProfiles"] for name in contenders},
+        "stepProfiles": {key: results[key]["data"]["current"]["stepProfiles"] for key, _, _ in plan},
         "rowsInWindow": results["raw"]["rows"]["current"],
+        # each before-tree contender against this checkout's same contender
+        "beforeEqualsAfter": {
+            key: {"exactPartsEqual": exact_part(results[key]) == exact_part(results[name]),
+                  "largestRelativeFloatGap": largest_float_gap({item: results[key][item] for item in compared},
+                                                               {item: results[name][item] for item in compared})}
+            for key, name, before in plan if before
+        },
     }
-    summary = {name: summarise(runs[name]) for name in contenders}
+    summary = {key: summarise(runs[key]) for key, _, _ in plan}
     rows_total = results["raw"]["rows"]["current"]
-    for name, (label, _, _) in contenders.items():
-        item = summary[name]
+    labels = {key: contenders[name][0] + (" (before)" if before else "") for key, name, before in plan}
+    for key, label in labels.items():
+        item = summary[key]
         where = ", MinIO" if arguments.s3 else ""
         print(f"| {rows_total:,} rows, 30 days{where} | {label} | {item['seconds']:.2f} s ({item['fastest']:.2f}-"
               f"{item['slowest']:.2f}) | {item['cpuSeconds']:.2f} s | {item['peakRssMiB']:.0f} MiB | "
@@ -308,7 +336,9 @@ def measured(arguments: argparse.Namespace, store: LocalStore | MinioStore, work
             "uncommittedSources": git("status", "--short", "--", "operator").splitlines(),
             "rowsPerDay": arguments.rows_per_day, "referenceRows": arguments.reference_rows,
             "repeat": arguments.repeat, "store": "MinIO on loopback" if arguments.s3 else "local disk",
-            "contenders": {name: label for name, (label, _, _) in contenders.items()},
+            "contenders": labels,
+            "beforeTree": None if before_tree is None else {
+                "path": str(before_tree), "commit": arguments.before_commit or "unknown"},
             "results": summary, "equality": equality,
         }, indent=1))
 
