@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn import metrics
 
-from tests.integration.evaluator.conftest import base_config, make_table
+from tests.integration.evaluator.conftest import AS_OF, base_config, make_table
 
 pytestmark = pytest.mark.s3
 
@@ -125,3 +125,44 @@ def test_one_client_serves_every_request_of_the_process(
         key = f"out/{run.summary['runId']}/result.json"
         assert json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())["verdict"] == run.summary["verdict"]
     assert made == [s3_env.endpoint]
+
+
+def test_shards_and_their_reduce_in_one_process_share_the_client_and_equal_the_single_run(
+    s3_env: Any, bucket: str, evaluate: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The plan written if absent, the partials and the reduce's reads go through one client (storage.py)."""
+    from modelmonitor.evaluator import storage
+    from modelmonitor.evaluator.cli import main
+
+    monkeypatch.setattr(storage, "_CLIENTS", {})
+    client = s3_env.client()
+    put_parquet(client, bucket, "ref.parquet", make_table(1200, seed=1))
+    current = make_table(1500, seed=2, drift=0.5)
+    for part in range(3):
+        put_parquet(client, bucket, f"cur/part-{part}.parquet", current.slice(part * 500, 500))
+    document = base_config(f"s3://{bucket}/ref.parquet", f"s3://{bucket}/cur/")
+    document["output"] = {"uri": f"s3://{bucket}/out/"}
+    config = tmp_path / "sharded.json"
+    config.write_text(json.dumps(document))
+    monkeypatch.setenv("MODELMONITOR_TERMINATION_LOG", str(tmp_path / "termination-log"))
+    monkeypatch.setenv("MODELMONITOR_SHARD_COUNT", "3")
+    for index in range(3):
+        monkeypatch.setenv("MODELMONITOR_SHARD_INDEX", str(index))
+        assert main(["evaluate", "--config", str(config), "--run-id", "sharded", "--quiet",
+                     "--as-of", AS_OF.isoformat()]) == 0
+    monkeypatch.delenv("MODELMONITOR_SHARD_INDEX")
+    monkeypatch.delenv("MODELMONITOR_SHARD_COUNT")
+    assert main(["reduce", "--config", str(config), "--run-id", "sharded", "--quiet"]) == 0
+    single = evaluate(document, output="")
+    assert single.exit_code == 0, single.summary
+    assert len(storage._CLIENTS) == 1
+
+    def result(run_id: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(
+            client.get_object(Bucket=bucket, Key=f"out/{run_id}/result.json")["Body"].read())
+        return document
+
+    sharded, alone = result("sharded"), result(single.summary["runId"])
+    for key in ("rows", "metrics", "drift", "verdict", "confusionMatrix"):
+        assert sharded[key] == alone[key], key
+    assert sharded["rows"]["current"] == 1500
