@@ -2,8 +2,8 @@
 
 Accumulator states, stored step profiles, shard plans and the segments cache all carry the fingerprint; a
 changed value would make every stored state a mismatch and rebuild them. ``legacy_profile_v2.json`` is a
-small profile cached before the fingerprint was stored (written by commit 0f7a948's evaluator: 60 rows,
-16 edges per numeric column); its fingerprint then was ``e271586315c4c329``.
+small profile (60 rows, 16 edges per numeric column) in the format cached before the fingerprint was
+stored; the evaluator of commit 0f7a948 gives it the fingerprint ``e271586315c4c329``.
 """
 
 from __future__ import annotations
