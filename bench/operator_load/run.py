@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import ssl
 import statistics
 import subprocess
@@ -167,20 +168,30 @@ def sample_process(pid: int) -> ProcessSample | None:
 class Sampler(threading.Thread):
     """Every second: the operator's RSS and CPU time, and the load average."""
 
-    def __init__(self, pid: int, metrics_url: str) -> None:
+    def __init__(self, pid: int, metrics_url: str, others: dict[str, int] | None = None) -> None:
         super().__init__(daemon=True)
         self.pid, self.samples, self.loads = pid, list[tuple[str, ProcessSample]](), list[tuple[str, float]]()
+        self.others = others or {}  # the control plane's and node agent's processes, by name
+        self.other_samples: defaultdict[str, list[tuple[str, ProcessSample]]] = defaultdict(list)
         self.metrics_url = metrics_url
         self.busy = list[tuple[str, float, float]]()  # (phase, handlers in flight, executor queue)
         self.phase = "startup"
         self.stop = threading.Event()
 
     def run(self) -> None:
+        tick = 0
         while not self.stop.wait(1.0):
+            tick += 1
             sample = sample_process(self.pid)
             if sample is not None:
                 self.samples.append((self.phase, sample))
+            for name, pid in self.others.items():
+                other = sample_process(pid)
+                if other is not None:
+                    self.other_samples[name].append((self.phase, other))
             self.loads.append((self.phase, os.getloadavg()[0]))
+            if tick % 5:  # /metrics every 5 s: rendering every series costs the operator CPU and GIL time
+                continue
             try:
                 values = scrape(self.metrics_url)
             except OSError:
@@ -190,6 +201,19 @@ class Sampler(threading.Thread):
 
     def of(self, phase: str) -> list[ProcessSample]:
         return [sample for p, sample in self.samples if p == phase]
+
+    def others_summary(self) -> dict[str, dict[str, float]]:
+        """Per process: peak RSS, and CPU (cores) during startup and during load."""
+        summary = {}
+        for name, samples in self.other_samples.items():
+            entry = {"rss_peak_mib": round(max(s.rss_bytes for _, s in samples) / 2**20, 1)}
+            for phase in ("startup", "load"):
+                phased = [s for p, s in samples if p == phase]
+                if len(phased) > 1:
+                    entry[f"cpu_cores_{phase}"] = round((phased[-1].cpu_seconds - phased[0].cpu_seconds)
+                                                        / (phased[-1].wall - phased[0].wall), 3)
+            summary[name] = entry
+        return summary
 
 
 def scrape(url: str, context: ssl.SSLContext | None = None) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -207,6 +231,19 @@ def delta(after: dict[Any, float], before: dict[Any, float], name: str, **match:
                if key[0] == name and all(dict(key[1]).get(k) == v for k, v in match.items()))
 
 
+class TunedControlPlane(LocalControlPlane):
+    """The harness's control plane, with the controller manager's client rate limit raised when asked: its
+    default (20 requests/s, burst 30) lets the Job controller finish only about 200 Jobs a minute (about 7
+    requests per Job: pod create, 3 status updates, 2 events, a pod patch), below the rate this bench drives."""
+
+    controller_manager_flags: tuple[str, ...] = ()
+
+    def _spawn(self, name: str, argv: list[str]) -> ManagedProcess:
+        if name == "kube-controller-manager":
+            argv = [*argv, *self.controller_manager_flags]
+        return super()._spawn(name, argv)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -222,13 +259,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--operator-arg", action="append", default=[], help="extra operator argument")
     parser.add_argument("--worker-limit", type=int, default=-1,
                         help="override kopf's worker_limit (0: none; default: the operator's own setting)")
+    parser.add_argument("--controller-manager-qps", type=int, default=0,
+                        help="kube-controller-manager --kube-api-qps (burst: twice that; 0: its default, 20)")
+    parser.add_argument("--memory-report", action="store_true",
+                        help="ask the operator where its memory is after startup and at the end (SIGUSR1)")
+    parser.add_argument("--tracemalloc", type=int, default=0,
+                        help="with --memory-report: trace allocation sites, N frames (slows the operator)")
+    parser.add_argument("--launcher-arg", action="append", default=[],
+                        help="an argument of operator_with_settings.py (e.g. --without-spawning)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="modelmonitor-load-"))
     print(f"work folder: {workdir}", flush=True)
-    plane = LocalControlPlane(workdir / "cp", find_binaries())
+    plane = TunedControlPlane(workdir / "cp", find_binaries())
+    if args.controller_manager_qps:
+        plane.controller_manager_flags = (f"--kube-api-qps={args.controller_manager_qps}",
+                                          f"--kube-api-burst={2 * args.controller_manager_qps}")
     (workdir / "cp").mkdir(parents=True)
     processes: list[ManagedProcess] = []
     stop = threading.Event()
@@ -237,8 +285,11 @@ def main(argv: list[str]) -> int:
         env = plane.env
         subprocess.run([str(ROOT / "bin" / "kubectl"), "apply", "--server-side", "-f",
                         str(ROOT / "crds" / "modelmonitors.yaml")], env=env, check=True, capture_output=True)
-        subprocess.run([str(ROOT / "bin" / "kubectl"), "wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/modelmonitors.modelmonitor.io"], env=env, check=True, capture_output=True)
+        # `kubectl wait` fails at once (not found) if the CRD is not yet visible: retry until established.
+        wait_until(lambda: subprocess.run([str(ROOT / "bin" / "kubectl"), "wait", "--for=condition=Established",
+                                           "--timeout=30s", "crd/modelmonitors.modelmonitor.io"], env=env,
+                                          capture_output=True).returncode == 0, 90, interval=1,
+                   what="the ModelMonitor CRD established")
         processes.append(ManagedProcess("node-agent", [
             sys.executable, str(Path(__file__).with_name("agent.py")), str(plane.kubeconfig),
             str(workdir / "node"), plane.server], workdir / "node-agent.log", env=env))
@@ -269,17 +320,24 @@ def main(argv: list[str]) -> int:
         print(f"created {len(monitors)} monitors in {time.monotonic() - started:.1f} s", flush=True)
 
         metrics_port, liveness_port = free_port(), free_port()
+        api_at_start = scrape(f"{plane.server}/metrics", tls)
         launcher = ["-m", "modelmonitor.cli", "operator"]
-        if args.worker_limit >= 0:
+        memory_reports = workdir / "memory.jsonl"
+        if args.worker_limit >= 0 or args.memory_report or args.launcher_arg:
             launcher = [str(Path(__file__).with_name("operator_with_settings.py")),
-                        f"--worker-limit={args.worker_limit}", "--"]
+                        f"--worker-limit={max(0, args.worker_limit)}"]
+            if args.memory_report:
+                launcher += [f"--memory-report={memory_reports}", f"--tracemalloc={args.tracemalloc}"]
+            launcher += args.launcher_arg
+            launcher.append("--")
         operator = ManagedProcess("operator", [
             sys.executable, *launcher, "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={metrics_port}",
             f"--evaluator-image={IMAGE}", "--log-format=plain", *args.operator_arg,
         ], workdir / "operator.log", env=env)
         processes.append(operator)
-        sampler = Sampler(operator.pid, f"http://127.0.0.1:{metrics_port}/metrics")
+        others = {process.name: process.pid for process in [*plane.processes, processes[0]]}
+        sampler = Sampler(operator.pid, f"http://127.0.0.1:{metrics_port}/metrics", others)
         sampler.start()
         operator_started = time.monotonic()
 
@@ -291,9 +349,17 @@ def main(argv: list[str]) -> int:
                             for c in (m.get("status") or {}).get("conditions") or []) for m in items)
             return ready == len(monitors)
 
-        wait_until(all_ready, 900, interval=2, what="every monitor Ready")
+        wait_until(all_ready, 1800, interval=max(2.0, len(monitors) / 1000), what="every monitor Ready")
         startup_seconds = time.monotonic() - operator_started
         print(f"operator reconciled {len(monitors)} monitors in {startup_seconds:.1f} s", flush=True)
+
+        def ask_memory_report(count: int) -> None:
+            if args.memory_report:
+                os.kill(operator.pid, signal.SIGUSR1)
+                wait_until(lambda: memory_reports.exists() and len(memory_reports.read_text().splitlines())
+                           >= count, 600, interval=1, what="the operator's memory report")
+
+        ask_memory_report(1)
 
         cron_jobs = {(c["metadata"]["namespace"], c["metadata"]["labels"][MONITOR_LABEL]): c
                      for c in custom.list_cluster_custom_object("batch", "v1", "cronjobs")["items"]}
@@ -317,6 +383,7 @@ def main(argv: list[str]) -> int:
         total = int(args.rate * args.minutes)
         interval = 60.0 / args.rate
         created: dict[str, tuple[str, str]] = {}
+        created_at: dict[str, float] = {}
         load_started = time.monotonic()
         for index in range(total):
             due = load_started + index * interval
@@ -329,6 +396,7 @@ def main(argv: list[str]) -> int:
             container["args"] = []
             batch.create_namespaced_job(namespace, job, _preload_content=False)
             created[job_name] = (namespace, name)
+            created_at[job_name] = time.monotonic()
         load_seconds = time.monotonic() - load_started
         print(f"created {total} Jobs in {load_seconds:.1f} s; draining", flush=True)
 
@@ -344,6 +412,7 @@ def main(argv: list[str]) -> int:
             print(error, file=sys.stderr)
         drain_seconds = time.monotonic() - load_started - load_seconds
         after, api_after = scrape(operator_url), scrape(f"{plane.server}/metrics", tls)
+        ask_memory_report(2)
         sampler.stop.set()
         stop.set()
 
@@ -385,12 +454,29 @@ def main(argv: list[str]) -> int:
             server_seconds[f"{verb} {resource}{'/' + subresource if subresource else ''}"] = round(
                 delta(api_after, api_before, "apiserver_request_duration_seconds_sum", **match) / max(1.0, count), 4)
         busy = [(flight, queue) for phase, flight, queue in sampler.busy if phase == "load"]
+        # Before the completion is seen (excluded from the latency): Job created -> Complete condition seen,
+        # i.e. the Job controller creating the pod, the node agent running it, the Job controller completing it.
+        controller_lag = [observations.completed[n] - created_at[n] for n in created if n in observations.completed]
+        startup_requests = sum(v for k, v in before.items() if k[0] == "modelmonitor_kube_api_requests_total")
+
+        def server_requests(after_: dict[Any, float], before_: dict[Any, float], verbs: tuple[str, ...]
+                            ) -> dict[str, float]:
+            """apiserver_request_total by verb and resource between two scrapes (all clients)."""
+            counted_: defaultdict[str, float] = defaultdict(float)
+            for key, value in after_.items():
+                labels = dict(key[1])
+                if key[0] == "apiserver_request_total" and labels.get("verb") in verbs:
+                    change = value - before_.get(key, 0.0)
+                    if change:
+                        counted_[f"{labels['verb']} {labels.get('resource')}"] += change
+            return dict(sorted(counted_.items()))
         results = {
             "conditions": {
                 "monitors": len(monitors), "namespaces": len(namespaces), "rate_per_minute": args.rate,
-                "minutes": args.minutes, "operator_args": args.operator_arg,
+                "minutes": args.minutes, "operator_args": args.operator_arg, "launcher_args": args.launcher_arg,
                 "cpus": os.cpu_count(),
                 "kopf_worker_limit": "operator default" if args.worker_limit < 0 else args.worker_limit or None,
+                "controller_manager_kube_api_qps": args.controller_manager_qps or "default (20)",
                 "load_average_during_load": round(statistics.mean(v for p, v in sampler.loads if p == "load"), 2),
                 "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
             },
@@ -438,6 +524,21 @@ def main(argv: list[str]) -> int:
                                    "mean": round(statistics.mean(b[0] for b in busy), 2) if busy else 0.0},
             "executor_queue_max": max((b[1] for b in busy), default=0.0),
             "drain_seconds": round(drain_seconds, 1),
+            "job_created_to_complete_seen_seconds": {  # controller + node agent time, not in the latency above
+                "p50": round(percentile(controller_lag, 0.5), 3), "p99": round(percentile(controller_lag, 0.99), 3),
+                "max": round(max(controller_lag), 3),
+            } if controller_lag else None,
+            "startup_api_requests": {
+                "operator_code_per_monitor": round(startup_requests / max(1, len(monitors)), 2),
+                "api_server_writes_all_clients": server_requests(api_before, api_at_start,
+                                                                 ("CREATE", "PATCH", "APPLY", "UPDATE")),
+            },
+            "list_and_watch_requests_during_load": server_requests(api_after, api_before, ("LIST", "WATCH")),
+            "control_plane_processes": sampler.others_summary(),
+            "memory_reports": [json.loads(line) for line in memory_reports.read_text().splitlines()]
+            if memory_reports.exists() else None,
+            "rss_mib_per_monitor_after_startup": round(load_samples[0].rss_bytes / 2**20 / len(monitors), 4)
+            if load_samples else None,
         }
         print(json.dumps(results, indent=2))
         if args.out:

@@ -168,20 +168,30 @@ def _roll_back_if_needed(memo: kopf.Memo, namespace: str, name: str, summary: An
                          _count_delivery, claim_seconds=memo.operator_settings.delivery_claim_seconds)
 
 
-@kopf.index(GROUP, VERSION, PLURAL, id="pending_alerts", when=lambda status, **_: alerting.has_pending(status))
-async def pending_alerts(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """Monitors with queued alerts, each with its latest body: the work list of the alert retry loop.
+@kopf.on.event(GROUP, VERSION, PLURAL, id="pending-alerts")
+async def track_pending_alerts(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep `memo.pending_alerts` (the retry loop's work list): the monitors with queued alerts, each with its
+    latest body.
 
     Not a kopf timer: with any timer or daemon on ModelMonitors, kopf keeps every monitor's latest body in
     memory for as long as the operator runs (about 22 KB each in the load bench, more with a long history).
-    An index keeps only the monitors it matches. Async: it runs on kopf's event loop, not in a thread."""
-    return {(body["metadata"]["namespace"], body["metadata"]["name"]): dict(body)}
+    Not a kopf index either: kopf holds every object's worker until all objects are indexed, which never
+    happens once the workers are limited (`worker_limit`) below the number of monitors. Async: it runs on
+    kopf's event loop (where the retry loop reads it), not in a thread."""
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    if event.get("type") != "DELETED" and alerting.has_pending(body.get("status")):
+        memo.pending_alerts[key] = dict(body)
+    else:
+        memo.pending_alerts.pop(key, None)
 
 
 @kopf.on.startup(id="alert-retries")
-async def start_alert_retries(memo: kopf.Memo, settings: kopf.OperatorSettings, **kwargs: Any) -> None:
+async def start_alert_retries(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Before any object is seen (kopf watches once every startup handler succeeded), so that every object's
+    # memo, a shallow copy of this one, shares the dict.
+    memo.pending_alerts = {}
     memo.alert_retry_task = asyncio.get_running_loop().create_task(
-        retry_alerts_forever(memo, kwargs["pending_alerts"], settings.execution.executor))
+        retry_alerts_forever(memo, memo.pending_alerts, settings.execution.executor))
 
 
 @kopf.on.cleanup(id="stop-alert-retries")
@@ -193,14 +203,14 @@ async def stop_alert_retries(memo: kopf.Memo, **_: Any) -> None:
             await task
 
 
-async def retry_alerts_forever(memo: kopf.Memo, index: kopf.Index[Any, Any], executor: Executor,
-                               first_delay: float = 5.0) -> None:
-    """Every ALERT_RETRY_SECONDS, each monitor of the index gets its due retries sent in a thread of kopf's
-    executor. The index is read on the event loop, where kopf updates it."""
+async def retry_alerts_forever(memo: kopf.Memo, pending: Mapping[tuple[str, str], Mapping[str, Any]],
+                               executor: Executor, first_delay: float = 5.0) -> None:
+    """Every ALERT_RETRY_SECONDS, each monitor with queued alerts gets its due retries sent in a thread of
+    kopf's executor. `pending` is read on the event loop, where `track_pending_alerts` updates it."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(first_delay)
     while True:
-        monitors = [monitor for store in list(index.values()) for monitor in list(store)]
+        monitors = list(pending.values())
         for monitor in monitors:
             try:
                 await loop.run_in_executor(executor, alert_retries, monitor, memo)
