@@ -58,8 +58,9 @@ def memory_report(path: Path, label: str) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker-limit", type=int, default=0, help="kopf queueing.worker_limit (0: none)")
-    parser.add_argument("--idle-timeout", type=float, default=5.0, help="kopf queueing.idle_timeout")
+    parser.add_argument("--worker-limit", type=int, default=-1,
+                        help="kopf queueing.worker_limit (0: none; default: the operator's own)")
+    parser.add_argument("--idle-timeout", type=float, default=0, help="kopf queueing.idle_timeout (0: kopf's)")
     parser.add_argument("--memory-report", type=Path, help="on SIGUSR1, append a memory report to this file")
     parser.add_argument("--tracemalloc", type=int, default=0, help="trace allocations, N frames (0: off)")
     parser.add_argument("--without-spawning", action="store_true",
@@ -82,8 +83,10 @@ def main(argv: list[str]) -> int:
 
     @kopf.on.startup(id="bench-settings")
     def override(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.queueing.worker_limit = args.worker_limit or None
-        settings.queueing.idle_timeout = args.idle_timeout
+        if args.worker_limit >= 0:
+            settings.queueing.worker_limit = args.worker_limit or None
+        if args.idle_timeout:
+            settings.queueing.idle_timeout = args.idle_timeout
 
     return operator_main([a for a in args.operator_args if a != "--"])
 

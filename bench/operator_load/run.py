@@ -325,7 +325,7 @@ def main(argv: list[str]) -> int:
         memory_reports = workdir / "memory.jsonl"
         if args.worker_limit >= 0 or args.memory_report or args.launcher_arg:
             launcher = [str(Path(__file__).with_name("operator_with_settings.py")),
-                        f"--worker-limit={max(0, args.worker_limit)}"]
+                        f"--worker-limit={args.worker_limit}"]
             if args.memory_report:
                 launcher += [f"--memory-report={memory_reports}", f"--tracemalloc={args.tracemalloc}"]
             launcher += args.launcher_arg
