@@ -19,11 +19,9 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -44,6 +42,7 @@ from tests.harness.node import (
     real_node_requested,
 )
 from tests.harness.processes import ManagedProcess, free_port, wait_until
+from tests.harness.silent_server import silent_endpoint
 from tests.integration.conftest import MonitorWorld, condition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -195,35 +194,10 @@ def test_a_memory_limit_ends_in_an_oom_kill_the_monitor_reports(stack: Stack, wo
     assert "OOMKilled" in failed["reason"] + failed["message"], failed
 
 
-@contextlib.contextmanager
-def _silent_s3() -> Iterator[str]:
-    """An S3 endpoint on the node's bridge that accepts connections and never answers: an evaluation reading
-    from it waits (for its 30 s read budget), so only the Job's deadline can end it, however fast the
-    evaluator is (with 2,000 rows it used to finish within a 1 s deadline on an idle machine)."""
-    server = socket.create_server((GATEWAY, 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError, OSError):
-                held.append(server.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{GATEWAY}:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for connection in held:
-            connection.close()
-        server.close()
-
-
 def test_the_jobs_deadline_stops_an_evaluation(stack: Stack, world: MonitorWorld) -> None:
-    with _silent_s3() as endpoint:
+    # An S3 endpoint on the node's bridge that never answers: the evaluation waits (for its 30 s read budget), so
+    # only the Job's deadline can end it, however fast the evaluator is.
+    with silent_endpoint(GATEWAY) as endpoint:
         body = world.monitor("deadline", evaluation={"timeout": "3s", "backoffLimit": 0})
         body["spec"]["data"]["store"]["endpoint"] = endpoint
         world.apply(body)

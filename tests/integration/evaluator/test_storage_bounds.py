@@ -6,8 +6,6 @@ proxy or a firewall that drops replies looks like); nothing leaves the machine.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,38 +13,14 @@ from typing import Any
 import pytest
 
 from modelmonitor.evaluator.storage import DEFAULT_STORAGE_TIMEOUT, STORAGE_ATTEMPTS, s3_client, storage_timeout
+from tests.harness import silent_server
 from tests.integration.evaluator.conftest import base_config
 
 
 @pytest.fixture
 def silent_endpoint() -> Iterator[str]:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                connection, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            accepted.append(connection)  # held open, never answered
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for connection in accepted:
-            connection.close()
-        server.close()
+    with silent_server.silent_endpoint() as url:
+        yield url
 
 
 @pytest.fixture
