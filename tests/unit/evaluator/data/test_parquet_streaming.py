@@ -150,3 +150,19 @@ def test_the_evaluator_command_allocates_with_its_own_allocator_unless_told(
     env = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"} | environment
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
     assert completed.stdout.strip() == expected
+
+
+@pytest.mark.parametrize(("environment", "expected"), [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2)])
+def test_the_evaluator_command_runs_one_blas_thread_unless_told(environment: dict[str, str], expected: int) -> None:
+    script = (
+        "from modelmonitor.cli import evaluator_environment\n"
+        "evaluator_environment()\n"
+        "import numpy, threadpoolctl\n"
+        "print(*sorted({pool['num_threads'] for pool in threadpoolctl.threadpool_info()\n"
+        "               if pool['internal_api'] == 'openblas'}))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env | environment
+    )
+    assert completed.stdout.split() == [str(expected)]
