@@ -345,7 +345,7 @@ def prepare_run(
         profile = engine.build_profile(reference.factory(reference_columns, dictionary_columns=text_features),
                                        roles, config)
         if cache_uri is not None:
-            write_bytes(cache_uri, json.dumps(profile.to_dict(), allow_nan=False).encode("utf-8"), "application/json")
+            write_bytes(cache_uri, profile.to_json(), "application/json")
     else:
         logger.info("reusing the reference profile cached at %s", cache_uri)
     if engine.profile_rows(profile) == 0:

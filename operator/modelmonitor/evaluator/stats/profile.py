@@ -48,7 +48,7 @@ class ColumnProfile:
             "role": self.role,
             "kind": self.kind,
             "arrowType": self.arrow_type,
-            "edges": None if self.edges is None else [float(edge) for edge in self.edges],
+            "edges": None if self.edges is None else self.edges.tolist(),
             "numeric": None if self.numeric is None else self.numeric.to_state(),
             "categorical": None if self.categorical is None else self.categorical.to_state(),
         }
@@ -161,6 +161,14 @@ class ReferenceProfile:
         document["fingerprint"] = self._fingerprint
         return document
 
+    def to_json(self) -> bytes:
+        """``to_dict()`` as JSON, encoded once: the canonical text of the content (whose digest is the
+        fingerprint) with the fingerprint added as its last member. A NaN or infinity is refused."""
+        canonical = json.dumps(self._content(), sort_keys=True, allow_nan=False)
+        if self._fingerprint is None:
+            self._fingerprint = _text_digest(canonical)
+        return f"{canonical[:-1]}, {json.dumps('fingerprint')}: {json.dumps(self._fingerprint)}}}".encode()
+
     def _content(self) -> dict[str, Any]:
         return {
             "version": PROFILE_VERSION,
@@ -223,7 +231,11 @@ class ReferenceProfile:
 
 
 def _content_digest(content: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return _text_digest(json.dumps(content, sort_keys=True))
+
+
+def _text_digest(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _stored_fingerprint(value: object) -> str | None:

@@ -250,9 +250,9 @@ class RowReservoir:
         return {
             "capacity": self.capacity,
             "seed": self.seed,
-            "keys": [int(key) for key in self.keys],
+            "keys": self.keys.tolist(),
             "numeric": {
-                name: [None if np.isnan(value) else float(value) for value in values]
+                name: [None if value != value else value for value in values.tolist()]  # NaN: the one value != itself
                 for name, values in self.numeric.items()
             },
             "categorical": {name: list(values) for name, values in self.categorical.items()},

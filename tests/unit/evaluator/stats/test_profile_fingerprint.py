@@ -63,3 +63,21 @@ def test_a_freshly_built_profile_stores_the_digest_of_its_content() -> None:
 def test_a_malformed_stored_fingerprint_is_computed_again(stored: object) -> None:
     document = dict(legacy_document(), fingerprint=stored)
     assert ReferenceProfile.from_dict(document).fingerprint == LEGACY_FINGERPRINT
+
+
+def test_the_written_json_is_the_document_and_a_fresh_profile_gets_the_same_fingerprint_either_way() -> None:
+    profile = ReferenceProfile.from_dict(legacy_document())
+    assert json.loads(profile.to_json()) == profile.to_dict()
+    profile._fingerprint = None  # as build_reference_profile leaves it
+    profile.rows += 1
+    written = json.loads(profile.to_json())
+    profile._fingerprint = None
+    assert written == profile.to_dict()
+    assert written["fingerprint"] == profile.fingerprint != LEGACY_FINGERPRINT
+
+
+def test_a_content_that_json_cannot_carry_is_refused() -> None:
+    profile = ReferenceProfile.from_dict(legacy_document())
+    profile.decision_threshold = float("nan")
+    with pytest.raises(ValueError, match="JSON compliant"):
+        profile.to_json()
