@@ -334,6 +334,8 @@ def main(argv: list[str]) -> int:
             sys.executable, *launcher, "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={metrics_port}",
             f"--evaluator-image={IMAGE}", "--log-format=plain", *args.operator_arg,
+            # the monitors' (never contacted) store endpoint on loopback: allowed, as an installer would
+            "--allow-outbound=s3:cidr=127.0.0.0/8", "--allow-outbound=s3:scheme=http",
         ], workdir / "operator.log", env=env)
         processes.append(operator)
         others = {process.name: process.pid for process in [*plane.processes, processes[0]]}

@@ -101,6 +101,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
                 sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
                 f"--liveness=http://127.0.0.1:{liveness}/healthz", f"--metrics-port={free_port()}",
                 f"--evaluator-image={cluster.image}", "--log-format=plain", "--verbose",
+                # MinIO and the deadline test's silent endpoint listen on the bridge, where the pods reach them
+                f"--allow-outbound=s3:cidr={GATEWAY}/32", "--allow-outbound=s3:scheme=http",
             ], workdir / "operator.log", env=kube.env)
             try:
                 subprocess.run([str(KUBECTL), "apply", "--server-side", "-f", str(REPO_ROOT / "crds")], env=kube.env,

@@ -220,8 +220,10 @@ class Demo:
             sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={metrics_port}",
             f"--evaluator-image={self.evaluator_image}", "--log-format=plain",
-            # outbound calls are denied by default: the demo's SMTP sink is on loopback
+            # outbound calls are denied by default: the demo's SMTP sink is on loopback, its MinIO where the pods
+            # reach it (loopback, or the real node's bridge)
             "--allow-outbound=email:cidr=127.0.0.0/8", "--allow-outbound=email:cidr=::1/128",
+            f"--allow-outbound=s3:cidr={self.s3.host}/32", "--allow-outbound=s3:scheme=http",
         ], self.workdir / "operator.log", env=self.env)
         self.cleanups.append(self.operator.stop)
 

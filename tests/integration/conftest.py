@@ -28,6 +28,7 @@ import yaml
 from tests.conftest import KubeCluster
 from tests.harness.datasets import credit_scoring, parquet_bytes
 from tests.harness.minio import MinioServer
+from tests.harness.node import GATEWAY
 from tests.harness.processes import ManagedProcess, free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,10 @@ def monitor_crd(kube_cluster: KubeCluster) -> None:
 # The operator refuses every outbound destination unless allowed; the tests' receivers are all on loopback.
 LOOPBACK_OUTBOUND = [f"--allow-outbound={kind}:{what}" for kind in ("email", "webhook", "sms", "mlflow", "git")
                      for what in ("cidr=127.0.0.0/8", "cidr=::1/128", "scheme=http", "scheme=https")]
+# The session's MinIO (spec.data.store.endpoint): on loopback, or on the real node's bridge, where its pods reach
+# it. Always allowed, whatever a test chooses for the alert channels; tests of the s3 allow-list override it.
+STORE_OUTBOUND = [f"--allow-outbound=s3:{what}" for what in
+                  ("cidr=127.0.0.0/8", f"cidr={GATEWAY}/32", "scheme=http", "scheme=https")]
 
 
 class OperatorProcess:
@@ -64,6 +69,7 @@ class OperatorProcess:
         self.extra_args: list[str] = []
         self.extra_env: dict[str, str] = {}
         self.outbound: list[str] = list(LOOPBACK_OUTBOUND)
+        self.store_outbound: list[str] = list(STORE_OUTBOUND)
 
     def start(self) -> None:
         self.metrics_port, liveness_port = free_port(), free_port()
@@ -71,17 +77,19 @@ class OperatorProcess:
         self.process = ManagedProcess("operator", [
             sys.executable, "-m", "modelmonitor.cli", "operator", "--all-namespaces",
             f"--liveness=http://127.0.0.1:{liveness_port}/healthz", f"--metrics-port={self.metrics_port}",
-            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose", *self.outbound, *self.extra_args,
+            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose", *self.outbound,
+            *self.store_outbound, *self.extra_args,
         ], self.workdir / f"operator-{self.starts}.log", env={**self.cluster.env, **self.extra_env})
         wait_until(lambda: self._live(liveness_port), 60, what="the operator's liveness endpoint")
 
     def restart_with(self, args: list[str] | None = None, env: dict[str, str] | None = None,
-                     outbound: list[str] | None = None) -> None:
-        """Stop, and start again with these extra arguments, environment and --allow-outbound flags (None: the
-        session's own)."""
+                     outbound: list[str] | None = None, store_outbound: list[str] | None = None) -> None:
+        """Stop, and start again with these extra arguments, environment and --allow-outbound flags for alert
+        channels and for the data store (None: the session's own)."""
         self.kill()
         self.extra_args, self.extra_env = list(args or []), dict(env or {})
         self.outbound = list(LOOPBACK_OUTBOUND if outbound is None else outbound)
+        self.store_outbound = list(STORE_OUTBOUND if store_outbound is None else store_outbound)
         self.start()
 
     def exited(self) -> bool:

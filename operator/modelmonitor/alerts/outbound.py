@@ -39,9 +39,9 @@ __all__ = [
     "parse_allow_flags",
 ]
 
-# The S3 endpoint the evaluator reads is not checked yet (it is reached from the evaluation pod, not the operator).
-# mlflow (spec.model.registry.mlflow) and git (spec.rollback.target.git) are the operator's own calls too.
-CHANNEL_KINDS = ("email", "webhook", "sms", "mlflow", "git")
+# mlflow (spec.model.registry.mlflow) and git (spec.rollback.target.git) are the operator's own calls too; s3
+# (spec.data.store.endpoint) is reached by the evaluation pods the operator starts (services/monitors.py).
+CHANNEL_KINDS = ("email", "webhook", "sms", "mlflow", "git", "s3")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

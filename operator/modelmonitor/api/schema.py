@@ -322,7 +322,9 @@ def _data_schema() -> Schema:
                 "The S3-compatible object store.",
                 {
                     "endpoint": string(
-                        "Endpoint URL of an S3-compatible store (MinIO, Ceph, ...); empty means AWS S3.",
+                        "Endpoint URL of an S3-compatible store (MinIO, Ceph, ...); empty means AWS S3. The "
+                        "evaluation pods reach it, so it must be on the operator's outbound allow-list (kind s3, "
+                        "chart value operator.outbound.s3); otherwise the monitor is not Ready and runs nothing.",
                         max_length=_URI,
                         default="",
                         rules=[

@@ -17,13 +17,14 @@ from typing import Any, cast
 
 import kopf
 
+from modelmonitor.api.errors import SpecError
 from modelmonitor.controller import metrics
 from modelmonitor.kube.errors import Conflict, KubeError
 from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
 from modelmonitor.reconcile.comparison import comparison_event
 from modelmonitor.services import alerting, registry, rollbacks
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
-from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
+from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, EndpointNotAllowedError, reconcile_monitor, run_now
 from modelmonitor.services.promotions import APPROVE_PROMOTION_ANNOTATION, promote_if_better, promotion_enabled
 from modelmonitor.services.rollbacks import APPROVE_ANNOTATION
 
@@ -62,7 +63,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile")
 @metrics.instrumented("reconcile")
 def reconcile(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    result = reconcile_monitor(memo.store, body, memo.operator_settings)
+    result = reconcile_monitor(memo.store, body, memo.operator_settings, outbound=memo.channel_settings.outbound)
     patch.status.update(result.status)
     if not result.ready:
         condition = next(c for c in result.status.get("conditions", []) if c["type"] == "Ready")
@@ -91,9 +92,14 @@ def forget_deleted(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
 def run_now_requested(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     store: KubeStore = memo.store
     try:
-        job_name = run_now(store, body)
+        job_name = run_now(store, body, outbound=memo.channel_settings.outbound)
     except KubeError as error:
         raise kopf.TemporaryError(f"cannot start an evaluation now: {error}", delay=5) from error
+    except (EndpointNotAllowedError, SpecError) as error:  # the monitor's Ready condition says the same
+        patch.metadata.annotations[RUN_NOW_ANNOTATION] = None
+        reason = error.reason if isinstance(error, EndpointNotAllowedError) else "InvalidSpec"
+        _post_event(body, "Warning", reason, f"run-now refused: {error}")
+        return
     patch.metadata.annotations[RUN_NOW_ANNOTATION] = None
     _post_event(body, "Normal", "EvaluationStarted", f"started evaluation job {job_name} (run-now)")
 

@@ -1,13 +1,25 @@
-"""Keeping a monitor's owned objects — its ConfigMap and CronJob — as its spec says, and run-now."""
+"""Keeping a monitor's owned objects — its ConfigMap and CronJob — as its spec says, and run-now.
+
+The evaluation pods the operator starts for a tenant read ``spec.data.store.endpoint``: a URL the tenant chose,
+reached from the cluster's network with the evaluator's identity. Like every other destination a tenant
+configures, it must be on the operator's outbound allow-list (kind ``s3``; deny by default, so an endpoint at
+the cloud metadata address, the API server or a cluster service is refused). An empty endpoint is the AWS S3
+service itself, which the SDK chooses, not the tenant. A refused endpoint leaves the monitor not Ready with
+the reason, its CronJob suspended (so nothing declared earlier keeps running in place of the refused spec),
+and run-now refused.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmonitor.alerts.errors import HostNotAllowedError
+from modelmonitor.alerts.outbound import OutboundPolicy
 from modelmonitor.api.errors import SpecError
+from modelmonitor.api.model import MonitorSpec
 from modelmonitor.api.parsing import parse_spec
 from modelmonitor.api.secrets import secret_references
 from modelmonitor.controller.settings import OperatorSettings
@@ -24,6 +36,32 @@ from modelmonitor.manifests import (
 from modelmonitor.reconcile.status import configured_status
 
 RUN_NOW_ANNOTATION = "modelmonitor.io/run-now"
+ENDPOINT_FIELD = "spec.data.store.endpoint"
+#: A name that did not resolve may resolve later; a refused destination stays refused until the allow-list or
+#: the spec changes (either one reconciles again: an operator restart resumes every monitor).
+UNRESOLVED_RETRY_SECONDS = 60.0
+
+
+class EndpointNotAllowedError(Exception):
+    """``spec.data.store.endpoint`` is not on the operator's outbound allow-list (or does not resolve)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_store_endpoint(spec: MonitorSpec, outbound: OutboundPolicy | None) -> None:
+    """Raise ``EndpointNotAllowedError`` unless the evaluator may reach the spec's S3 endpoint.
+
+    ``outbound`` None: not checked (library callers; the operator always passes its policy).
+    """
+    endpoint = spec.data.store.endpoint
+    if outbound is None or not endpoint:
+        return
+    try:
+        outbound.check_url("s3", endpoint, channel=ENDPOINT_FIELD)
+    except HostNotAllowedError as error:
+        raise EndpointNotAllowedError(error.message, error.reason) from None
 
 
 @dataclass(frozen=True)
@@ -34,7 +72,7 @@ class ReconcileResult:
 
 
 def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: OperatorSettings,
-                      now: datetime | None = None) -> ReconcileResult:
+                      now: datetime | None = None, *, outbound: OutboundPolicy | None = None) -> ReconcileResult:
     now = now or datetime.now(UTC)
     namespace = monitor["metadata"]["namespace"]
     generation = monitor["metadata"].get("generation")
@@ -48,6 +86,12 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
         message = "; ".join(f"{path}: Secret {namespace}/{name} does not exist" for path, name in missing)
         return ReconcileResult(configured_status(status, generation, False, "SecretNotFound", message, now),
                                False, retry_after=30)
+    refusal: EndpointNotAllowedError | None = None
+    try:
+        check_store_endpoint(spec, outbound)
+    except EndpointNotAllowedError as error:
+        refusal = error
+        spec = replace(spec, suspend=True)  # the owned objects follow the spec, and nothing runs
     credential_keys = None
     if spec.data.store.credentials_secret:  # only the key names are used: which naming convention it follows
         credential_keys = choose_credential_keys(store.read_secret(namespace, spec.data.store.credentials_secret))
@@ -63,13 +107,22 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
         return ReconcileResult(configured_status(status, generation, False, "Rejected",
                                                  f"the API server refused an object built from this spec: {error}",
                                                  now), False)
+    if refusal is not None:
+        retry = UNRESOLVED_RETRY_SECONDS if refusal.reason == "DestinationUnresolved" else None
+        return ReconcileResult(configured_status(status, generation, False, refusal.reason, str(refusal), now),
+                               False, retry_after=retry)
     message = "evaluations are suspended" if spec.suspend else f"evaluations scheduled at '{spec.schedule}'"
     return ReconcileResult(configured_status(status, generation, True, "Scheduled", message, now), True)
 
 
-def run_now(store: KubeStore, monitor: Mapping[str, Any], now: datetime | None = None) -> str:
-    """Start one evaluation now: a Job from the monitor's CronJob template. Returns the Job's name."""
+def run_now(store: KubeStore, monitor: Mapping[str, Any], now: datetime | None = None, *,
+            outbound: OutboundPolicy | None = None) -> str:
+    """Start one evaluation now: a Job from the monitor's CronJob template. Returns the Job's name.
+
+    Raises ``SpecError`` or ``EndpointNotAllowedError`` when the spec may not run (nothing is started).
+    """
     now = now or datetime.now(UTC)
+    check_store_endpoint(parse_spec(monitor.get("spec") or {}), outbound)
     namespace, name = monitor["metadata"]["namespace"], monitor["metadata"]["name"]
     cron_job = store.read_cron_job(namespace, cron_job_name(name))
     job_name = run_now_job_name(name, now)

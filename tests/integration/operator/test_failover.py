@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import KubeCluster
 from tests.harness.processes import ManagedProcess, free_port, wait_until
-from tests.integration.operator.conftest import EVALUATOR_IMAGE, MonitorWorld, OperatorProcess
+from tests.integration.operator.conftest import EVALUATOR_IMAGE, STORE_OUTBOUND, MonitorWorld, OperatorProcess
 
 pytestmark = [pytest.mark.cluster, pytest.mark.s3]
 
@@ -42,7 +42,7 @@ class Replica:
             sys.executable, "-m", "modelmonitor.cli", "operator", f"--namespace={namespace}",
             f"--leader-election-lease={LEASE}", f"--lease-namespace={namespace}",
             f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz", f"--metrics-port={self.metrics_port}",
-            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose",
+            f"--evaluator-image={EVALUATOR_IMAGE}", "--log-format=plain", "--verbose", *STORE_OUTBOUND,
         ], self.log_path, env={**cluster.env, "POD_NAME": identity, "POD_NAMESPACE": namespace})
 
     def log(self) -> str:

@@ -4,17 +4,23 @@ The operator is restarted with an allow-list that does not cover the tests' loop
 `localhost` over http for webhooks, which resolves to loopback and so stays refused), and one monitor with a
 channel of each kind is evaluated into a violation. Every channel is refused before any connection: the
 receivers get nothing, the AlertDeliveryFailed condition (read back from the API server) and the Events name
-each channel and host, nothing is retried, and the operator keeps running.
+each channel and host, nothing is retried, and the operator keeps running. The data store's endpoint, which
+the evaluation pods reach, is refused the same way until allowed: no Job runs against it.
 """
 
 from __future__ import annotations
 
 import base64
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import pytest
 
+from modelmonitor.manifests import cron_job_name
+from modelmonitor.services.evaluations import MONITOR_LABEL
+from modelmonitor.services.monitors import RUN_NOW_ANNOTATION
 from tests.harness.processes import wait_until
 from tests.integration.alerts.servers import HttpRecorder, SmtpSink, self_signed_certificate
 from tests.integration.operator.conftest import MonitorWorld, OperatorProcess, condition
@@ -85,3 +91,50 @@ def test_every_kind_of_destination_is_refused_unless_allowed(world: MonitorWorld
         operator.restart_with()
         recorder.stop()
         sink.stop()
+
+
+def test_a_data_store_endpoint_off_the_allow_list_runs_nothing_until_allowed(world: MonitorWorld,
+                                                                              operator: OperatorProcess) -> None:
+    """spec.data.store.endpoint is a destination the tenant chose, reached by the evaluation pods: kind s3."""
+    operator.restart_with(store_outbound=["--allow-outbound=s3:scheme=http"])  # the scheme, but not the host
+    batch = kubernetes.client.BatchV1Api(world.client)
+    host = urllib.parse.urlsplit(world.s3.endpoint).hostname
+    try:
+        world.upload_credit_data("reference/", 2_000, seed=110, drift=0.0)
+        world.upload_credit_data("current/", 1_000, seed=111, drift=0.0)
+        world.apply(world.monitor("off-list"))
+
+        def refused() -> dict[str, Any] | None:
+            ready = next((c for c in (world.read("off-list").get("status") or {}).get("conditions") or []
+                          if c["type"] == "Ready"), None)
+            return ready if ready is not None and ready["reason"] == "DestinationNotAllowed" else None
+
+        wait_until(refused, 60, interval=0.5, what="the monitor refused for its S3 endpoint")
+        ready = refused()
+        assert ready is not None and ready["status"] == "False"
+        assert "spec.data.store.endpoint" in ready["message"]
+        assert f"host {host!r} is not an allowed destination for s3" in ready["message"]
+        cron_job = batch.read_namespaced_cron_job(cron_job_name("off-list"), world.namespace)
+        assert cron_job.spec.suspend is True  # nothing scheduled runs against the refused endpoint
+
+        world.run_now("off-list")
+        wait_until(lambda: RUN_NOW_ANNOTATION not in (world.read("off-list")["metadata"].get("annotations") or {}),
+                   60, interval=0.5, what="the run-now request answered")
+        events = world.kubectl("get", "events", "-o", "jsonpath={.items[*].message}", "--field-selector",
+                               "involvedObject.name=off-list,reason=DestinationNotAllowed")
+        assert "run-now refused" in events
+        jobs = batch.list_namespaced_job(world.namespace, label_selector=f"{MONITOR_LABEL}=off-list").items
+        assert jobs == []
+        assert not (world.read("off-list").get("status") or {}).get("history")
+    finally:
+        operator.restart_with()  # the session's allow-list, which covers the tests' MinIO
+
+    # The restarted operator resumes the monitor: allowed now, scheduled again, and it evaluates.
+    def scheduled() -> bool:
+        ready = next(c for c in world.read("off-list")["status"]["conditions"] if c["type"] == "Ready")
+        return bool(ready["status"] == "True")
+
+    wait_until(scheduled, 60, interval=0.5, what="the monitor Ready once its endpoint is allowed")
+    assert batch.read_namespaced_cron_job(cron_job_name("off-list"), world.namespace).spec.suspend is False
+    world.run_now("off-list")
+    world.wait_for_evaluations("off-list", 1)

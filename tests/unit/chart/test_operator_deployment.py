@@ -49,11 +49,13 @@ def test_outbound_destinations_are_denied_by_default_and_become_flags() -> None:
     _, container = operator_container({"operator": {"outbound": {
         "webhook": {"hosts": ["hooks.slack.com"], "cidrs": ["10.30.0.0/16"], "schemes": ["https", "http"]},
         "email": {"hosts": ["smtp.example.com"]},
+        "s3": {"cidrs": ["10.0.5.0/24"], "schemes": ["http"]},
         "cloudIdentityNamespaces": ["trusted"]}}})
     flags = [arg for arg in container["args"] if arg.startswith(("--allow-outbound=", "--cloud-identity"))]
     assert flags == ["--allow-outbound=webhook:host=hooks.slack.com", "--allow-outbound=webhook:cidr=10.30.0.0/16",
                      "--allow-outbound=webhook:scheme=https", "--allow-outbound=webhook:scheme=http",
                      "--allow-outbound=email:host=smtp.example.com",
+                     "--allow-outbound=s3:cidr=10.0.5.0/24", "--allow-outbound=s3:scheme=http",
                      "--cloud-identity-namespace=trusted"]
 
 
