@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -137,18 +138,27 @@ def set_last_evaluation(namespace: str, monitor: str, evaluation: Mapping[str, A
         pass
 
 
+#: The segment series each monitor exports now, so an evaluation replaces its own without scanning every
+#: monitor's (5,000 monitors with their top segments and metrics: ~100k samples collected per evaluation).
+_SEGMENT_SERIES: dict[tuple[str, str], set[tuple[str, str]]] = {}
+_SEGMENT_SERIES_LOCK = threading.Lock()
+
+
 def _set_segments(namespace: str, monitor: str, segments: Any) -> None:
     """One series per segment of the summary's bounded `segments.top` and metric; the monitor's earlier
-    segment series go first, so a segment that left the top stops being exported."""
-    stale = {(sample.labels["segment"], sample.labels["metric"])
-             for family in SEGMENT_METRIC_VALUE.collect() for sample in family.samples
-             if sample.labels.get("namespace") == namespace and sample.labels.get("monitor") == monitor}
-    for segment, metric in stale:
-        SEGMENT_METRIC_VALUE.remove(namespace, monitor, segment, metric)
+    segment series that are not set again are removed, so a segment that left the top stops being exported."""
+    values: dict[tuple[str, str], float] = {}
     for entry in (segments or {}).get("top") or [] if isinstance(segments, Mapping) else []:
         for name, value in (entry.get("metrics") or {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
-                SEGMENT_METRIC_VALUE.labels(namespace, monitor, str(entry.get("segment")), name).set(value)
+                values[(str(entry.get("segment")), name)] = value
+    with _SEGMENT_SERIES_LOCK:
+        for segment, metric in _SEGMENT_SERIES.pop((namespace, monitor), set()) - values.keys():
+            SEGMENT_METRIC_VALUE.remove(namespace, monitor, segment, metric)
+        for (segment, metric), value in values.items():
+            SEGMENT_METRIC_VALUE.labels(namespace, monitor, segment, metric).set(value)
+        if values:
+            _SEGMENT_SERIES[(namespace, monitor)] = set(values)
 
 
 def restore_from_status(namespace: str, monitor: str, status: Mapping[str, Any] | None) -> bool:
@@ -177,6 +187,8 @@ PER_MONITOR: tuple[tuple[Gauge | Counter, tuple[str, ...]], ...] = (
 def forget_monitor(namespace: str, monitor: str) -> int:
     """Remove every series of a deleted monitor (else its last values are exported forever); returns how many."""
     removed = 0
+    with _SEGMENT_SERIES_LOCK:
+        _SEGMENT_SERIES.pop((namespace, monitor), None)
     for metric, names in PER_MONITOR:
         label_sets = {tuple(sample.labels.get(name, "") for name in names)
                       for family in metric.collect() for sample in family.samples

@@ -50,3 +50,30 @@ def test_nothing_is_restored_from_a_failed_or_missing_evaluation() -> None:
     assert not metrics.restore_from_status("ns-restore", "failed", {"lastEvaluation": {"outcome": "data_error"}})
     assert not metrics.restore_from_status("ns-restore", "new", None)
     assert series("ns-restore", "failed") == {} and series("ns-restore", "new") == {}
+
+
+def segment_values(namespace: str, monitor: str) -> dict[tuple[str, str], float]:
+    return {(dict(labels)["segment"], dict(labels)["metric"]): value
+            for (name, labels), value in series(namespace, monitor).items()
+            if name == "modelmonitor_segment_metric_value"}
+
+
+def with_segments(*top: tuple[str, dict[str, float]]) -> dict[str, object]:
+    return {**SUMMARY, "segments": {"top": [{"segment": segment, "metrics": values} for segment, values in top]}}
+
+
+def test_an_evaluation_replaces_its_own_segment_series_and_no_other_monitors() -> None:
+    metrics.observe_evaluation("ns-seg", "other", with_segments(("region=north", {"accuracy": 0.5})))
+    metrics.observe_evaluation("ns-seg", "m", with_segments(("region=north", {"accuracy": 0.6, "f1": 0.4}),
+                                                            ("region=south", {"accuracy": 0.7})))
+    assert segment_values("ns-seg", "m") == {("region=north", "accuracy"): 0.6, ("region=north", "f1"): 0.4,
+                                             ("region=south", "accuracy"): 0.7}
+    metrics.observe_evaluation("ns-seg", "m", with_segments(("region=south", {"accuracy": 0.65}),
+                                                            ("region=east", {"accuracy": 0.2, "f1": True})))
+    assert segment_values("ns-seg", "m") == {("region=south", "accuracy"): 0.65, ("region=east", "accuracy"): 0.2}
+    metrics.observe_evaluation("ns-seg", "m", SUMMARY)  # no segments any more
+    assert segment_values("ns-seg", "m") == {}
+    assert segment_values("ns-seg", "other") == {("region=north", "accuracy"): 0.5}
+    metrics.forget_monitor("ns-seg", "other")
+    metrics.observe_evaluation("ns-seg", "other", with_segments(("region=west", {"accuracy": 0.1})))
+    assert segment_values("ns-seg", "other") == {("region=west", "accuracy"): 0.1}
