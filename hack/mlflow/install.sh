@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 version="$(tr -d '[:space:]' < "$here/VERSION")"
 # The auth extra (Flask-WTF) lets the tests run MLflow's basic-auth app: credentials Secrets and refusals are real.
 requirement="mlflow[auth]==$version"
-venv="${MODELMONITOR_CACHE:-$HOME/.cache/modelmonitor}/mlflow/$version"
+venv="${MODELMONITOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelmonitor}/mlflow/$version"
 python="${PYTHON:-python3}"
 
 if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$requirement" ] && [ -x "$venv/bin/mlflow" ]; then
