@@ -261,7 +261,10 @@ def test_the_chart_runs_the_image_survives_a_pod_deletion_upgrades_and_uninstall
                       "--namespace", namespace, "--set", f"image.repository={repository}", "--set",
                       f"image.tag={tag}", "--set", "image.pullPolicy=Never", "--set", "replicaCount=2",
                       "--set-json", f"watchNamespaces={json.dumps([world.namespace])}",
-                      "--set-json", 'operator.extraArgs=["--log-format=plain"]', "--wait", "--timeout=180s")
+                      "--set-json", 'operator.extraArgs=["--log-format=plain"]',
+                      # deny by default: the data store (MinIO on the bridge) is allowed as an installer would
+                      "--set-json", f'operator.outbound.s3={{"cidrs": ["{GATEWAY}/32"], "schemes": ["http"]}}',
+                      "--wait", "--timeout=180s")
     assert installed.returncode == 0, installed.stderr
 
     def pods() -> list[Any]:
