@@ -190,15 +190,16 @@ class KubeStore:
         return found
 
     # ------------------------------------------------------------------------------------------ secrets
-    def secret_exists(self, namespace: str, name: str) -> bool:
+    def secret_keys(self, namespace: str, name: str) -> list[str] | None:
+        """The key names of a Secret, None when it does not exist; its values are neither decoded nor kept."""
         self._count("get", "Secret")
         try:
-            self.core.read_namespaced_secret(name, namespace)
+            secret = self.core.read_namespaced_secret(name, namespace)
         except ApiException as error:
             if error.status == 404:
-                return False
+                return None
             raise translate(error, "get", f"Secret {namespace}/{name}") from None
-        return True
+        return sorted((secret.data or {}).keys())
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str]:
         """Decoded values of a Secret. Callers must never log or store them."""

@@ -81,7 +81,10 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
         spec = parse_spec(monitor.get("spec") or {})
     except SpecError as error:
         return ReconcileResult(configured_status(status, generation, False, "InvalidSpec", str(error), now), False)
-    missing = [(path, name) for path, name in secret_references(spec) if not store.secret_exists(namespace, name)]
+    # One read per Secret the spec names (key names only): whether it exists, and for the S3 credentials which
+    # naming convention its keys follow.
+    secret_keys = {name: store.secret_keys(namespace, name) for name in {name for _, name in secret_references(spec)}}
+    missing = [(path, name) for path, name in secret_references(spec) if secret_keys[name] is None]
     if missing:
         message = "; ".join(f"{path}: Secret {namespace}/{name} does not exist" for path, name in missing)
         return ReconcileResult(configured_status(status, generation, False, "SecretNotFound", message, now),
@@ -94,7 +97,7 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
         spec = replace(spec, suspend=True)  # the owned objects follow the spec, and nothing runs
     credential_keys = None
     if spec.data.store.credentials_secret:  # only the key names are used: which naming convention it follows
-        credential_keys = choose_credential_keys(store.read_secret(namespace, spec.data.store.credentials_secret))
+        credential_keys = choose_credential_keys(secret_keys.get(spec.data.store.credentials_secret) or [])
     try:
         store.apply(build_config_map(dict(monitor), spec))
         store.apply(build_cron_job(dict(monitor), spec, settings.evaluator_image, credential_keys=credential_keys,

@@ -3,6 +3,7 @@ process, evaluation Jobs run by the node agent, and MinIO."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import kubernetes
@@ -164,3 +165,27 @@ def test_invalid_secret_reference_is_a_condition_not_a_crash(world: MonitorWorld
     assert "spec.data.store.credentialsSecret" in ready["message"]
     with pytest.raises(ApiException):
         kubernetes.client.BatchV1Api(world.client).read_namespaced_cron_job("no-secret-eval", world.namespace)
+
+
+def test_credentials_spelled_the_other_way_reach_the_evaluator(world: MonitorWorld, operator: OperatorProcess) -> None:
+    """The operator reads only the key names of the credentials Secret, to reference them in the Job."""
+    world.core.create_namespaced_secret(world.namespace, {"metadata": {"name": "s3-camel"}, "data": {
+        "accessKeyId": base64.b64encode(world.s3.access_key.encode()).decode(),
+        "secretAccessKey": base64.b64encode(world.s3.secret_key.encode()).decode()}})
+    world.upload_credit_data("reference/", 2_000, seed=170, drift=0.0)
+    world.upload_credit_data("current/", 1_000, seed=171, drift=0.0)
+    body = world.monitor("camel")
+    body["spec"]["data"]["store"]["credentialsSecret"] = "s3-camel"
+    world.apply(body)
+    wait_until(lambda: condition(world.read("camel"), "Ready")["status"] == "True", 60, interval=0.5,
+               what="the monitor Ready")
+    cron_job = world.batch.read_namespaced_cron_job("camel-eval", world.namespace)
+    [container] = cron_job.spec.job_template.spec.template.spec.containers
+    references = {item.name: (item.value_from.secret_key_ref.name, item.value_from.secret_key_ref.key)
+                  for item in container.env or [] if item.value_from and item.value_from.secret_key_ref}
+    assert references["AWS_ACCESS_KEY_ID"] == ("s3-camel", "accessKeyId")
+    assert references["AWS_SECRET_ACCESS_KEY"] == ("s3-camel", "secretAccessKey")
+    assert world.s3.secret_key not in json.dumps(cron_job.to_dict(), default=str)
+    world.run_now("camel")
+    monitor = world.wait_for_evaluations("camel", 1)
+    assert monitor["status"]["lastEvaluation"]["outcome"] == "evaluated"
