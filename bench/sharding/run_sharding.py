@@ -131,7 +131,7 @@ def main() -> int:
             f"--liveness=http://127.0.0.1:{liveness}/healthz", "--metrics-port=0",
             "--evaluator-image=modelmonitor:bench",
             "--log-format=plain",
-            "--allow-outbound=s3:cidr=127.0.0.0/8", "--allow-outbound=s3:scheme=http",  # MinIO on loopback
+            *s3_server.outbound_flags(),  # deny by default: its MinIO
         ], workdir / "operator.log", env=env)
         cleanups.append(operator.stop)
 

@@ -14,12 +14,10 @@ session may act there: the test checks that exactly one Job was made and that th
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import re
 import subprocess
 import sys
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,13 +86,6 @@ def _jwt_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-def store_outbound(endpoint: str) -> dict[str, list[str]]:
-    """The chart's ``operator.outbound.s3`` value that allows exactly the address and scheme of ``endpoint``."""
-    parsed = urllib.parse.urlsplit(endpoint)
-    assert parsed.hostname is not None
-    return {"cidrs": [str(ipaddress.ip_network(parsed.hostname))], "schemes": [parsed.scheme]}
-
-
 @pytest.fixture
 def installed(
     kube_cluster: KubeCluster, node_agent: NodeAgent | None, s3_server: MinioServer, tmp_path: Path
@@ -122,7 +113,7 @@ def installed(
         "--set", f"operator.healthPort={free_port()}", "--set", f"metrics.port={free_port()}",
         "--set-json", 'operator.extraArgs=["--log-format=plain"]',
         # Deny by default: the data store's endpoint (the session's MinIO) is allowed like a tenant's would be.
-        "--set-json", f"operator.outbound.s3={json.dumps(store_outbound(world.s3.endpoint))}",
+        "--set-json", f"operator.outbound.s3={json.dumps(world.s3.chart_outbound())}",
         "--wait", "--timeout=180s",
     )
     try:

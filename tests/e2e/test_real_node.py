@@ -102,7 +102,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
                 f"--liveness=http://127.0.0.1:{liveness}/healthz", f"--metrics-port={free_port()}",
                 f"--evaluator-image={cluster.image}", "--log-format=plain", "--verbose",
                 # MinIO and the deadline test's silent endpoint listen on the bridge, where the pods reach them
-                f"--allow-outbound=s3:cidr={GATEWAY}/32", "--allow-outbound=s3:scheme=http",
+                *s3.outbound_flags(),
             ], workdir / "operator.log", env=kube.env)
             try:
                 subprocess.run([str(KUBECTL), "apply", "--server-side", "-f", str(REPO_ROOT / "crds")], env=kube.env,
@@ -263,7 +263,7 @@ def test_the_chart_runs_the_image_survives_a_pod_deletion_upgrades_and_uninstall
                       "--set-json", f"watchNamespaces={json.dumps([world.namespace])}",
                       "--set-json", 'operator.extraArgs=["--log-format=plain"]',
                       # deny by default: the data store (MinIO on the bridge) is allowed as an installer would
-                      "--set-json", f'operator.outbound.s3={{"cidrs": ["{GATEWAY}/32"], "schemes": ["http"]}}',
+                      "--set-json", f"operator.outbound.s3={json.dumps(stack.s3.chart_outbound())}",
                       "--wait", "--timeout=180s")
     assert installed.returncode == 0, installed.stderr
 

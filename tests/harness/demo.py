@@ -222,8 +222,7 @@ class Demo:
             f"--evaluator-image={self.evaluator_image}", "--log-format=plain",
             # outbound calls are denied by default: the demo's SMTP sink is on loopback, its MinIO where the pods
             # reach it (loopback, or the real node's bridge)
-            "--allow-outbound=email:cidr=127.0.0.0/8", "--allow-outbound=email:cidr=::1/128",
-            f"--allow-outbound=s3:cidr={self.s3.host}/32", "--allow-outbound=s3:scheme=http",
+            "--allow-outbound=email:cidr=127.0.0.0/8", "--allow-outbound=email:cidr=::1/128", *self.s3.outbound_flags(),
         ], self.workdir / "operator.log", env=self.env)
         self.cleanups.append(self.operator.stop)
 

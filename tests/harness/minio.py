@@ -7,6 +7,7 @@ names one. Each server gets fresh random credentials, a free port and a temporar
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import subprocess
@@ -41,6 +42,16 @@ class MinioServer:
     endpoint: str = ""
     process: ManagedProcess | None = None
     port: int = 0  # 0: a free port, chosen at the first start and kept, so a restart serves the same endpoint
+
+    def outbound_flags(self) -> list[str]:
+        """The operator's ``--allow-outbound`` flags that let evaluation pods reach this server (deny by default)."""
+        allowed = self.chart_outbound()
+        return [*(f"--allow-outbound=s3:cidr={cidr}" for cidr in allowed["cidrs"]),
+                *(f"--allow-outbound=s3:scheme={scheme}" for scheme in allowed["schemes"])]
+
+    def chart_outbound(self) -> dict[str, list[str]]:
+        """The chart's ``operator.outbound.s3`` value that allows exactly this server's address and scheme."""
+        return {"cidrs": [str(ipaddress.ip_network(self.host))], "schemes": ["http"]}
 
     def __enter__(self) -> MinioServer:
         self.start()

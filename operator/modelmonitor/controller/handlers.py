@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import kopf
 
+from modelmonitor.alerts.errors import HostNotAllowedError
 from modelmonitor.api.errors import SpecError
 from modelmonitor.controller import metrics
 from modelmonitor.kube.errors import Conflict, KubeError
@@ -24,7 +25,7 @@ from modelmonitor.kube.store import GROUP, PLURAL, VERSION, KubeStore
 from modelmonitor.reconcile.comparison import comparison_event
 from modelmonitor.services import alerting, registry, rollbacks
 from modelmonitor.services.evaluations import MONITOR_LABEL, EvaluationRecord, needs_processing, process_finished_job
-from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, EndpointNotAllowedError, reconcile_monitor, run_now
+from modelmonitor.services.monitors import RUN_NOW_ANNOTATION, reconcile_monitor, run_now
 from modelmonitor.services.promotions import APPROVE_PROMOTION_ANNOTATION, promote_if_better, promotion_enabled
 from modelmonitor.services.rollbacks import APPROVE_ANNOTATION
 
@@ -95,9 +96,9 @@ def run_now_requested(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: 
         job_name = run_now(store, body, outbound=memo.channel_settings.outbound)
     except KubeError as error:
         raise kopf.TemporaryError(f"cannot start an evaluation now: {error}", delay=5) from error
-    except (EndpointNotAllowedError, SpecError) as error:  # the monitor's Ready condition says the same
+    except (HostNotAllowedError, SpecError) as error:  # the monitor's Ready condition says the same
         patch.metadata.annotations[RUN_NOW_ANNOTATION] = None
-        reason = error.reason if isinstance(error, EndpointNotAllowedError) else "InvalidSpec"
+        reason = error.reason if isinstance(error, HostNotAllowedError) else "InvalidSpec"
         _post_event(body, "Warning", reason, f"run-now refused: {error}")
         return
     patch.metadata.annotations[RUN_NOW_ANNOTATION] = None

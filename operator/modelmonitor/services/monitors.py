@@ -42,26 +42,15 @@ ENDPOINT_FIELD = "spec.data.store.endpoint"
 UNRESOLVED_RETRY_SECONDS = 60.0
 
 
-class EndpointNotAllowedError(Exception):
-    """``spec.data.store.endpoint`` is not on the operator's outbound allow-list (or does not resolve)."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
 def check_store_endpoint(spec: MonitorSpec, outbound: OutboundPolicy | None) -> None:
-    """Raise ``EndpointNotAllowedError`` unless the evaluator may reach the spec's S3 endpoint.
+    """Raise ``HostNotAllowedError`` (its ``reason`` for the condition) unless the evaluator may reach the spec's
+    S3 endpoint.
 
     ``outbound`` None: not checked (library callers; the operator always passes its policy).
     """
     endpoint = spec.data.store.endpoint
-    if outbound is None or not endpoint:
-        return
-    try:
+    if outbound is not None and endpoint:
         outbound.check_url("s3", endpoint, channel=ENDPOINT_FIELD)
-    except HostNotAllowedError as error:
-        raise EndpointNotAllowedError(error.message, error.reason) from None
 
 
 @dataclass(frozen=True)
@@ -83,16 +72,17 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
         return ReconcileResult(configured_status(status, generation, False, "InvalidSpec", str(error), now), False)
     # One read per Secret the spec names (key names only): whether it exists, and for the S3 credentials which
     # naming convention its keys follow.
-    secret_keys = {name: store.secret_keys(namespace, name) for name in {name for _, name in secret_references(spec)}}
-    missing = [(path, name) for path, name in secret_references(spec) if secret_keys[name] is None]
+    references = secret_references(spec)
+    secret_keys = {name: store.secret_keys(namespace, name) for name in {name for _, name in references}}
+    missing = [(path, name) for path, name in references if secret_keys[name] is None]
     if missing:
         message = "; ".join(f"{path}: Secret {namespace}/{name} does not exist" for path, name in missing)
         return ReconcileResult(configured_status(status, generation, False, "SecretNotFound", message, now),
                                False, retry_after=30)
-    refusal: EndpointNotAllowedError | None = None
+    refusal: HostNotAllowedError | None = None
     try:
         check_store_endpoint(spec, outbound)
-    except EndpointNotAllowedError as error:
+    except HostNotAllowedError as error:
         refusal = error
         spec = replace(spec, suspend=True)  # the owned objects follow the spec, and nothing runs
     credential_keys = None
@@ -112,7 +102,7 @@ def reconcile_monitor(store: KubeStore, monitor: Mapping[str, Any], settings: Op
                                                  now), False)
     if refusal is not None:
         retry = UNRESOLVED_RETRY_SECONDS if refusal.reason == "DestinationUnresolved" else None
-        return ReconcileResult(configured_status(status, generation, False, refusal.reason, str(refusal), now),
+        return ReconcileResult(configured_status(status, generation, False, refusal.reason, refusal.message, now),
                                False, retry_after=retry)
     message = "evaluations are suspended" if spec.suspend else f"evaluations scheduled at '{spec.schedule}'"
     return ReconcileResult(configured_status(status, generation, True, "Scheduled", message, now), True)
@@ -122,7 +112,7 @@ def run_now(store: KubeStore, monitor: Mapping[str, Any], now: datetime | None =
             outbound: OutboundPolicy | None = None) -> str:
     """Start one evaluation now: a Job from the monitor's CronJob template. Returns the Job's name.
 
-    Raises ``SpecError`` or ``EndpointNotAllowedError`` when the spec may not run (nothing is started).
+    Raises ``SpecError`` or ``HostNotAllowedError`` when the spec may not run (nothing is started).
     """
     now = now or datetime.now(UTC)
     check_store_endpoint(parse_spec(monitor.get("spec") or {}), outbound)

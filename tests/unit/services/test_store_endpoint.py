@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from modelmonitor.alerts.errors import HostNotAllowedError
 from modelmonitor.alerts.outbound import parse_allow_flags
 from modelmonitor.api.parsing import parse_spec
-from modelmonitor.services.monitors import EndpointNotAllowedError, check_store_endpoint
+from modelmonitor.services.monitors import check_store_endpoint
 
 ADDRESSES = {"minio.example.com": ["203.0.113.7"], "metadata.example.com": ["169.254.169.254"]}
 
@@ -50,14 +51,14 @@ def test_an_allowed_endpoint_passes_and_aws_itself_is_not_a_tenant_destination()
 )
 def test_an_endpoint_off_the_list_is_refused_naming_the_field_and_host(flags: list[str], endpoint: str, reason: str,
                                                                       says: str) -> None:
-    with pytest.raises(EndpointNotAllowedError) as refused:
+    with pytest.raises(HostNotAllowedError) as refused:
         check_store_endpoint(spec(endpoint), parse_allow_flags(flags, resolve=resolve))
     assert refused.value.reason == reason
     assert "spec.data.store.endpoint" in str(refused.value) and says in str(refused.value)
 
 
 def test_an_endpoint_with_credentials_in_it_is_refused_without_showing_them() -> None:
-    with pytest.raises(EndpointNotAllowedError) as refused:
+    with pytest.raises(HostNotAllowedError) as refused:
         check_store_endpoint(spec("https://key:s3cr3t@minio.example.com"), parse_allow_flags([], resolve=resolve))
     assert "s3cr3t" not in str(refused.value)
 
